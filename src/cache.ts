@@ -1,0 +1,184 @@
+/**
+ * A persistent, content-addressed cache of converted models.
+ *
+ *   <cacheDir>/entries/<key>.bin   one file per conversion: magic, header JSON, the
+ *                                  files' bytes, and a CRC-32 of all that at the end
+ *   <cacheDir>/paths/<hash>.json   fast path: model path -> size, mtime, sha256
+ *
+ * The key is sha256(converter version, output options, sha256 of the model's bytes).
+ * The path index only saves re-hashing a model whose size and mtime are unchanged;
+ * any doubt falls back to hashing the content. Entries are written to a temporary
+ * file and renamed into place, so a reader sees a whole entry or none; a corrupt or
+ * truncated one fails its checksum, is reported, deleted and rebuilt, never served.
+ */
+import { createHash, randomBytes } from 'node:crypto'
+import fs from 'node:fs'
+import path from 'node:path'
+import zlib from 'node:zlib'
+import type { ConvertedAssets } from './pipeline.js'
+
+const MAGIC = 'MPSCNNC1'
+const MAGIC_BYTES = Buffer.from(MAGIC)
+
+export interface CacheOptions {
+  dir: string
+  maxBytes: number
+}
+
+interface Header {
+  assets: Omit<ConvertedAssets, 'files'>
+  files: { name: string; size: number }[]
+}
+
+function crc32(data: Uint8Array, seed = 0): number {
+  return zlib.crc32(data, seed)
+}
+
+function pathKey(file: string): string {
+  return createHash('sha256').update(path.resolve(file)).digest('hex').slice(0, 32)
+}
+
+export function entryKey(contentSha256: string, version: string, outputOptions: Record<string, unknown>): string {
+  return createHash('sha256').update(JSON.stringify([version, outputOptions, contentSha256])).digest('hex')
+}
+
+/**
+ * The sha256 of a model file: from the path index when its size and mtime are those
+ * recorded, else by hashing `bytes()` and recording the result.
+ */
+export async function modelDigest(opts: CacheOptions, file: string, stat: fs.Stats, bytes: () => Promise<Uint8Array>): Promise<string> {
+  const idx = path.join(opts.dir, 'paths', `${pathKey(file)}.json`)
+  try {
+    const rec = JSON.parse(await fs.promises.readFile(idx, 'utf8')) as { file: string; size: number; mtimeMs: number; sha256: string }
+    if (rec.file === path.resolve(file) && rec.size === stat.size && rec.mtimeMs === stat.mtimeMs && /^[0-9a-f]{64}$/.test(rec.sha256)) return rec.sha256
+  } catch {}
+  const sha256 = createHash('sha256').update(await bytes()).digest('hex')
+  // A file modified within the mtime granularity could change again unseen: don't trust it.
+  if (Date.now() - stat.mtimeMs > 2000) {
+    await writeAtomic(idx, JSON.stringify({ file: path.resolve(file), size: stat.size, mtimeMs: stat.mtimeMs, sha256 })).catch(() => {})
+  }
+  return sha256
+}
+
+async function writeAtomic(file: string, data: string | Uint8Array | Uint8Array[]): Promise<void> {
+  await fs.promises.mkdir(path.dirname(file), { recursive: true })
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
+  try {
+    if (Array.isArray(data)) {
+      const fh = await fs.promises.open(tmp, 'w')
+      try {
+        await fh.writev(data)
+      } finally {
+        await fh.close()
+      }
+    } else {
+      await fs.promises.writeFile(tmp, data)
+    }
+    await fs.promises.rename(tmp, file)
+  } catch (e) {
+    await fs.promises.rm(tmp, { force: true })
+    throw e
+  }
+}
+
+export type ReadResult = { kind: 'hit'; assets: ConvertedAssets } | { kind: 'miss' } | { kind: 'corrupt'; reason: string }
+
+function entryPath(opts: CacheOptions, key: string): string {
+  return path.join(opts.dir, 'entries', `${key}.bin`)
+}
+
+export async function readEntry(opts: CacheOptions, key: string): Promise<ReadResult> {
+  const file = entryPath(opts, key)
+  let buf: Buffer
+  try {
+    buf = await fs.promises.readFile(file)
+  } catch {
+    return { kind: 'miss' }
+  }
+  const corrupt = async (reason: string): Promise<ReadResult> => {
+    await fs.promises.rm(file, { force: true })
+    return { kind: 'corrupt', reason }
+  }
+  if (buf.length < MAGIC_BYTES.length + 8 || !buf.subarray(0, MAGIC_BYTES.length).equals(MAGIC_BYTES)) return corrupt('bad header')
+  const body = buf.subarray(0, buf.length - 4)
+  if (crc32(body) !== buf.readUInt32LE(buf.length - 4)) return corrupt('checksum mismatch (truncated or modified)')
+  const hlen = buf.readUInt32LE(MAGIC_BYTES.length)
+  let pos = MAGIC_BYTES.length + 4
+  let header: Header
+  try {
+    header = JSON.parse(buf.toString('utf8', pos, pos + hlen)) as Header
+  } catch {
+    return corrupt('unreadable header')
+  }
+  pos += hlen
+  const files = new Map<string, Uint8Array>()
+  for (const f of header.files) {
+    if (pos + f.size > body.length) return corrupt('shorter than its header says')
+    files.set(f.name, buf.subarray(pos, pos + f.size))
+    pos += f.size
+  }
+  const now = new Date()
+  fs.promises.utimes(file, now, now).catch(() => {}) // recency for LRU pruning
+  return { kind: 'hit', assets: { ...header.assets, files } }
+}
+
+export async function writeEntry(opts: CacheOptions, key: string, assets: ConvertedAssets): Promise<void> {
+  const { files, ...rest } = assets
+  const header: Header = { assets: rest, files: [...files].map(([name, b]) => ({ name, size: b.byteLength })) }
+  const hjson = Buffer.from(JSON.stringify(header))
+  const head = Buffer.alloc(MAGIC_BYTES.length + 4)
+  MAGIC_BYTES.copy(head)
+  head.writeUInt32LE(hjson.length, MAGIC_BYTES.length)
+  const parts: Uint8Array[] = [head, hjson, ...files.values()]
+  let crc = 0
+  for (const p of parts) crc = crc32(p, crc)
+  const tail = Buffer.alloc(4)
+  tail.writeUInt32LE(crc >>> 0)
+  parts.push(tail)
+  await writeAtomic(entryPath(opts, key), parts)
+  await prune(opts).catch(() => {})
+}
+
+/** Removes least recently used entries until the cache fits in `maxBytes`. */
+export async function prune(opts: CacheOptions): Promise<number> {
+  const dir = path.join(opts.dir, 'entries')
+  let names: string[]
+  try {
+    names = await fs.promises.readdir(dir)
+  } catch {
+    return 0
+  }
+  const entries: { file: string; size: number; atime: number }[] = []
+  for (const n of names) {
+    const file = path.join(dir, n)
+    try {
+      const st = await fs.promises.stat(file)
+      if (n.endsWith('.tmp')) {
+        // A writer that died: leave fresh ones alone, they may be in progress.
+        if (Date.now() - st.mtimeMs > 3600_000) await fs.promises.rm(file, { force: true })
+        continue
+      }
+      entries.push({ file, size: st.size, atime: st.mtimeMs })
+    } catch {}
+  }
+  let total = entries.reduce((a, e) => a + e.size, 0)
+  entries.sort((a, b) => a.atime - b.atime)
+  let removed = 0
+  for (const e of entries) {
+    if (total <= opts.maxBytes) break
+    await fs.promises.rm(e.file, { force: true })
+    total -= e.size
+    removed++
+  }
+  return removed
+}
+
+/** `mpscnn cache clean`: removes every entry; returns how many. */
+export async function cleanCache(dir: string): Promise<number> {
+  let n = 0
+  try {
+    n = (await fs.promises.readdir(path.join(dir, 'entries'))).filter((f) => f.endsWith('.bin')).length
+  } catch {}
+  await fs.promises.rm(dir, { recursive: true, force: true })
+  return n
+}

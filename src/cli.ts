@@ -1,0 +1,274 @@
+/**
+ * `mpscnn convert <model> [--out-dir DIR] [--dat-dir REF] [--packed] [--hash]
+ *                 [--precision float32|float16] [--align N]`
+ * `mpscnn cache clean [--cache-dir DIR]`
+ *
+ * Converts layer by layer, writing each tensor as soon as it is laid out, into a
+ * temporary folder that is renamed into place only when everything succeeded: a failed
+ * run leaves an earlier output folder exactly as it was.
+ */
+import { createHash } from 'node:crypto'
+import fs from 'node:fs'
+import path from 'node:path'
+import { convertModel, type Precision } from './convert.js'
+import { isMpscnnError, MpscnnError } from './errors.js'
+import { planAssets, type AssetPlan } from './emit/assets.js'
+import { manifestJson } from './emit/manifest.js'
+import { halfToFloat } from './fold/half.js'
+import { formatBytes } from './core.js'
+import { modelStem } from './pipeline.js'
+import { cleanCache } from './cache.js'
+import { resolveOptions } from './options.js'
+
+const USAGE = `Usage:
+  mpscnn convert <model.pb|model.pbtxt> [options]
+      --out-dir DIR        where to write the .dat files and manifest.json (default: <model>-mpscnn)
+      --dat-dir REF        compare every written file with the reference .dat files in REF
+      --packed             one <model>.dat holding every tensor, with offsets in manifest.json
+      --align N            alignment of tensors in the packed file (default: 256)
+      --hash               content-hashed file names (weights_<layer>-<hash>.dat)
+      --precision P        float32 (default) or float16 weights
+      --quiet              print nothing but errors
+  mpscnn cache clean [--cache-dir DIR]
+      empty the build cache (default: node_modules/.cache/unplugin-mpscnn)
+  mpscnn --help | --version`
+
+class UsageError extends Error {}
+
+interface ConvertArgs {
+  model: string
+  outDir?: string
+  datDir?: string
+  packed: boolean
+  hash: boolean
+  precision: Precision
+  align: number
+  quiet: boolean
+}
+
+function parseConvert(argv: string[]): ConvertArgs {
+  const a: ConvertArgs = { model: '', packed: false, hash: false, precision: 'float32', align: 256, quiet: false }
+  const value = (i: number, flag: string) => {
+    const v = argv[i + 1]
+    if (v === undefined || v.startsWith('--')) throw new UsageError(`${flag} needs a value`)
+    return v
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]
+    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined]
+    const take = () => (inline !== undefined ? inline : value(i++, flag))
+    switch (flag) {
+      case '--out-dir': a.outDir = take(); break
+      case '--dat-dir': a.datDir = take(); break
+      case '--packed': a.packed = true; break
+      case '--hash': a.hash = true; break
+      case '--quiet': a.quiet = true; break
+      case '--precision': {
+        const p = take()
+        if (p !== 'float32' && p !== 'float16') throw new UsageError(`--precision must be float32 or float16, not ${JSON.stringify(p)}`)
+        a.precision = p
+        break
+      }
+      case '--align': {
+        const n = Number(take())
+        if (!Number.isInteger(n) || n < 4 || (n & (n - 1)) !== 0) throw new UsageError('--align must be a power of two of at least 4')
+        a.align = n
+        break
+      }
+      default:
+        if (flag.startsWith('-')) throw new UsageError(`unknown option ${flag}`)
+        if (a.model) throw new UsageError(`one model at a time (got ${JSON.stringify(a.model)} and ${JSON.stringify(flag)})`)
+        a.model = flag
+    }
+  }
+  if (!a.model) throw new UsageError('convert needs a model file')
+  return a
+}
+
+function readModel(file: string): Buffer {
+  try {
+    return fs.readFileSync(file)
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code
+    if (code === 'ENOENT') throw new MpscnnError('NOT_FOUND', file, 'no such file', { hint: 'Check the path' })
+    if (code === 'EISDIR') throw new MpscnnError('NOT_FOUND', file, 'this is a directory, not a model file', { hint: 'For a SavedModel folder, freeze the graph into a .pb first' })
+    throw new MpscnnError('READ_FAILED', file, `cannot be read (${code ?? (e as Error).message})`)
+  }
+}
+
+function readReference(file: string): Float32Array | null {
+  let buf: Buffer
+  try {
+    buf = fs.readFileSync(file)
+  } catch {
+    return null
+  }
+  const copy = new Uint8Array(buf.byteLength - (buf.byteLength % 4))
+  copy.set(buf.subarray(0, copy.length))
+  return new Float32Array(copy.buffer)
+}
+
+function maxDelta(ours: Float32Array | Uint16Array, ref: Float32Array | null): number {
+  if (!ref || ref.length !== ours.length) return Infinity
+  let m = 0
+  if (ours instanceof Uint16Array) {
+    for (let i = 0; i < ours.length; i++) m = Math.max(m, Math.abs(halfToFloat(ours[i]) - ref[i]))
+  } else {
+    for (let i = 0; i < ours.length; i++) {
+      const d = Math.abs(ours[i] - ref[i])
+      if (d > m || d !== d) m = d !== d ? Infinity : d
+    }
+  }
+  return m
+}
+
+/** Replaces `dest` by `src` (both folders), keeping the old one until the new one is in place. */
+function swapInto(src: string, dest: string): void {
+  let old: string | undefined
+  if (fs.existsSync(dest)) {
+    old = `${dest}.old-${process.pid}`
+    fs.renameSync(dest, old)
+  }
+  try {
+    fs.renameSync(src, dest)
+  } catch (e) {
+    if (old) fs.renameSync(old, dest)
+    throw e
+  }
+  if (old) fs.rmSync(old, { recursive: true, force: true })
+}
+
+function convert(a: ConvertArgs): number {
+  const t0 = performance.now()
+  const file = a.model
+  const bytes = readModel(file)
+  const model = convertModel(bytes, { file, precision: a.precision })
+  for (const w of model.warnings) process.stderr.write(`mpscnn: warning: ${w}\n`)
+  const stem = modelStem(file)
+  const plan: AssetPlan = planAssets(model.layers, { packed: a.packed, align: a.align, modelName: stem, precision: a.precision })
+  const outDir = path.resolve(a.outDir ?? `${stem}-mpscnn`)
+  const tmp = `${outDir}.tmp-${process.pid}`
+  fs.rmSync(tmp, { recursive: true, force: true })
+  fs.mkdirSync(tmp, { recursive: true })
+  const finalNames = new Map<string, string>()
+  const report: string[] = []
+  let overall = 0
+  let total = 0
+  try {
+    if (plan.packed) {
+      const f = plan.files[0]
+      const fd = fs.openSync(path.join(tmp, f.name), 'w')
+      const hasher = a.hash ? createHash('sha256') : undefined
+      let pos = 0
+      try {
+        let i = 0
+        for (const out of model.outputs()) {
+          const p = plan.layers[i++]
+          for (const [t, arr] of [[p.weights, out.weights], [p.bias, out.bias]] as const) {
+            const view = new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength)
+            if (hasher && t.offset > pos) hasher.update(new Uint8Array(t.offset - pos))
+            fs.writeSync(fd, view, 0, view.byteLength, t.offset)
+            hasher?.update(view)
+            pos = t.offset + view.byteLength
+          }
+          if (a.datDir) overall = compareLayer(a.datDir, out, report, overall)
+        }
+        fs.ftruncateSync(fd, f.size)
+      } finally {
+        fs.closeSync(fd)
+      }
+      total = f.size
+      if (hasher) {
+        const hashed = `${stem}-${hasher.digest('hex').slice(0, 8)}.dat`
+        fs.renameSync(path.join(tmp, f.name), path.join(tmp, hashed))
+        finalNames.set(f.name, hashed)
+      }
+    } else {
+      let i = 0
+      for (const out of model.outputs()) {
+        const p = plan.layers[i++]
+        for (const [t, arr] of [[p.weights, out.weights], [p.bias, out.bias]] as const) {
+          const view = new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength)
+          let name = t.file
+          if (a.hash) {
+            name = `${name.slice(0, -4)}-${createHash('sha256').update(view).digest('hex').slice(0, 8)}.dat`
+            finalNames.set(t.file, name)
+          }
+          fs.writeFileSync(path.join(tmp, name), view)
+          total += view.byteLength
+        }
+        if (a.datDir) overall = compareLayer(a.datDir, out, report, overall)
+      }
+    }
+    for (const l of plan.layers) {
+      for (const t of [l.weights, l.bias]) t.file = finalNames.get(t.file) ?? t.file
+    }
+    fs.writeFileSync(path.join(tmp, 'manifest.json'), manifestJson({ source: path.basename(file), sha256: model.sha256, precision: model.precision }, plan))
+    swapInto(tmp, outDir)
+  } catch (e) {
+    fs.rmSync(tmp, { recursive: true, force: true })
+    throw e
+  }
+  const ms = performance.now() - t0
+  if (!a.quiet) {
+    for (const line of report) process.stdout.write(`${line}\n`)
+    if (a.datDir) process.stdout.write(`max delta over all layers: ${overall.toFixed(6)}\n`)
+    process.stdout.write(`${path.basename(file)}: ${model.layers.length} layers, ${formatBytes(total)}, converted in ${Math.round(ms)} ms -> ${path.relative(process.cwd(), outDir) || '.'}\n`)
+  }
+  return a.datDir && !(overall < 1e-3) ? 3 : 0
+}
+
+function compareLayer(refDir: string, out: { info: { name: string }; weights: Float32Array | Uint16Array; bias: Float32Array }, report: string[], overall: number): number {
+  const name = out.info.name
+  const w = maxDelta(out.weights, readReference(path.join(refDir, `weights_${name}.dat`)))
+  const b = maxDelta(out.bias, readReference(path.join(refDir, `bias_${name}.dat`)))
+  const fmt = (d: number) => (Number.isFinite(d) ? d.toFixed(6) : 'missing or wrong size')
+  report.push(`${name}  [max delta: w=${fmt(w)} b=${fmt(b)}]`)
+  return Math.max(overall, w, b)
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    const [cmd, ...rest] = argv
+    if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+      process.stdout.write(`${USAGE}\n`)
+      return cmd === undefined ? 2 : 0
+    }
+    if (cmd === '--version' || cmd === '-v') {
+      const pkg = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+      process.stdout.write(`${pkg.version}\n`)
+      return 0
+    }
+    if (cmd === 'convert') return convert(parseConvert(rest))
+    if (cmd === 'cache' && rest[0] === 'clean') {
+      let dir: string | undefined
+      for (let i = 1; i < rest.length; i++) {
+        if (rest[i] === '--cache-dir') dir = rest[++i]
+        else if (rest[i].startsWith('--cache-dir=')) dir = rest[i].slice('--cache-dir='.length)
+        else throw new UsageError(`unknown option ${rest[i]}`)
+      }
+      const cacheDir = dir ? path.resolve(dir) : resolveOptions({}).cacheDir
+      const removed = await cleanCache(cacheDir)
+      process.stdout.write(`mpscnn: removed ${removed} cache entr${removed === 1 ? 'y' : 'ies'} from ${cacheDir}\n`)
+      return 0
+    }
+    throw new UsageError(`unknown command ${JSON.stringify(argv.join(' '))}`)
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`mpscnn: ${e.message}\n${USAGE}\n`)
+      return 2
+    }
+    if (isMpscnnError(e)) {
+      process.stderr.write(`mpscnn: ${e.message}\n`)
+      return 1
+    }
+    const err = e as NodeJS.ErrnoException
+    if (err && typeof err.code === 'string' && err.syscall) {
+      process.stderr.write(`mpscnn: ${err.message}\n`)
+      return 1
+    }
+    process.stderr.write(`mpscnn: internal error: ${(e as Error)?.message ?? String(e)} (please report it; set MPSCNN_DEBUG=1 for a stack trace)\n`)
+    if (process.env.MPSCNN_DEBUG) process.stderr.write(`${(e as Error)?.stack}\n`)
+    return 1
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * The conversion, independent of any bundler: model bytes -> a plan of layers -> laid
+ * out layers, one at a time. Everything else (plugin, CLI, cache) is built on this.
+ */
+import { createHash } from 'node:crypto'
+import { MpscnnError } from './errors.js'
+import { decodeGraphDef } from './graphdef/decode.js'
+import type { GraphDef } from './graphdef/schema.js'
+import { sniffModel } from './graphdef/sniff.js'
+import { parseGraphDefText } from './graphdef/text.js'
+import { Graph } from './fold/graph.js'
+import { toHalf } from './fold/half.js'
+import { materialize, planLayers, type LayerInfo, type LayerPlan } from './fold/layers.js'
+
+export type Precision = 'float32' | 'float16'
+
+export interface ConvertOptions {
+  /** Used in error messages and the manifest. */
+  file: string
+  /** @default 'float32' */
+  precision?: Precision
+}
+
+/** One layer, laid out and ready to write. `weights` is float32 or IEEE half bits. */
+export interface OutputLayer {
+  info: LayerInfo
+  weights: Float32Array | Uint16Array
+  bias: Float32Array
+}
+
+export interface ConvertedModel {
+  /** sha256 of the model's bytes, hex. */
+  sha256: string
+  precision: Precision
+  /** Layer descriptions, in graph order, known before any weight is laid out. */
+  layers: LayerInfo[]
+  warnings: string[]
+  /** Lays the layers out one at a time, so that a caller can write each and let it go. */
+  outputs(): Generator<OutputLayer>
+}
+
+export function parseModel(bytes: Uint8Array, file: string): GraphDef {
+  const kind = sniffModel(bytes, file)
+  if (kind === 'text' || /\.pbtxt$/i.test(file)) {
+    return parseGraphDefText(new TextDecoder().decode(bytes), file)
+  }
+  return decodeGraphDef(bytes, file)
+}
+
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex')
+}
+
+function layOut(p: LayerPlan, precision: Precision, file: string): OutputLayer {
+  const l = materialize(p)
+  if (precision === 'float32') return l
+  const half = new Uint16Array(l.weights.length)
+  const bad = toHalf(l.weights, half)
+  if (bad >= 0) {
+    throw new MpscnnError('HALF_OVERFLOW', file, `layer ${JSON.stringify(p.info.name)}: folded weight ${l.weights[bad]} at element ${bad} overflows float16 (max 65504)`, {
+      node: p.weightNode,
+      hint: 'Convert this model with precision float32',
+    })
+  }
+  return { info: l.info, weights: half, bias: l.bias }
+}
+
+export function convertModel(bytes: Uint8Array, options: ConvertOptions): ConvertedModel {
+  const file = options.file
+  const precision = options.precision ?? 'float32'
+  const def = parseModel(bytes, file)
+  const graph = new Graph(def, file)
+  const plan = planLayers(graph, file)
+  return {
+    sha256: sha256Hex(bytes),
+    precision,
+    layers: plan.layers.map((p) => p.info),
+    warnings: plan.warnings,
+    *outputs() {
+      for (const p of plan.layers) yield layOut(p, precision, file)
+    },
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * Putting converted files into a bundler's output, and the JavaScript expression for
+ * each one's URL. Vite and Rollup use their own asset pipeline (content-hashed names,
+ * `base`, `import.meta.ROLLUP_FILE_URL_*`); webpack and Rspack emit compilation assets
+ * under the public path; esbuild has no asset API, so files are held until the build
+ * ends and written (or added to `outputFiles`) only when it succeeded.
+ */
+import { createHash } from 'node:crypto'
+import fs from 'node:fs'
+import path from 'node:path'
+import type { PluginBuild } from 'esbuild'
+import { modelStem } from '../pipeline.js'
+
+type EmitContext = { emitFile?: (f: { type: 'asset'; name?: string; fileName?: string; source: Uint8Array }) => string | void }
+
+export interface Emitter {
+  /** Forget files held for a previous build (esbuild). */
+  reset(): void
+  /** Emits every file of one model; returns the URL expression of each file name. */
+  emitAll(ctx: unknown, modelFile: string, files: Map<string, Uint8Array>, hash: boolean): (name: string) => string
+}
+
+function contentHash(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex').slice(0, 8)
+}
+
+/** Output path of a file when the bundler does not name assets itself. */
+export function assetFileName(modelFile: string, name: string, bytes: Uint8Array, hash: boolean): string {
+  if (!hash) return `${modelStem(modelFile)}/${name}`
+  const ext = path.extname(name)
+  return `assets/${name.slice(0, name.length - ext.length)}-${contentHash(bytes)}${ext}`
+}
+
+function rollupEmitter(): Emitter {
+  return {
+    reset() {},
+    emitAll(ctx, modelFile, files, hash) {
+      const emit = (ctx as EmitContext).emitFile!
+      const refs = new Map<string, string>()
+      for (const [name, source] of files) {
+        const ref = hash
+          ? emit({ type: 'asset', name, source })
+          : emit({ type: 'asset', fileName: `${modelStem(modelFile)}/${name}`, source })
+        refs.set(name, ref as string)
+      }
+      return (name) => `import.meta.ROLLUP_FILE_URL_${refs.get(name)}`
+    },
+  }
+}
+
+function webpackEmitter(): Emitter {
+  return {
+    reset() {},
+    emitAll(ctx, modelFile, files, hash) {
+      const emit = (ctx as EmitContext).emitFile!
+      const names = new Map<string, string>()
+      for (const [name, source] of files) {
+        const fileName = assetFileName(modelFile, name, source, hash)
+        emit({ type: 'asset', fileName, source })
+        names.set(name, fileName)
+      }
+      return (name) => `__webpack_public_path__ + ${JSON.stringify(names.get(name))}`
+    },
+  }
+}
+
+function esbuildEmitter(build: PluginBuild): Emitter {
+  let pending = new Map<string, Uint8Array>()
+  const o = build.initialOptions
+  const outdir = o.outdir ?? (o.outfile ? path.dirname(o.outfile) : undefined)
+  const absOut = outdir ? path.resolve(o.absWorkingDir ?? process.cwd(), outdir) : undefined
+  build.onStart(() => {
+    pending = new Map()
+  })
+  build.onEnd(async (result) => {
+    const files = pending
+    pending = new Map()
+    if (result.errors.length > 0 || !absOut) return // a failed build leaves nothing behind
+    if (o.write === false) {
+      for (const [fileName, contents] of files) {
+        const p = path.join(absOut, fileName)
+        result.outputFiles?.push({ path: p, contents, hash: contentHash(contents), get text() { return new TextDecoder().decode(contents) } })
+      }
+      return
+    }
+    for (const [fileName, contents] of files) {
+      const p = path.join(absOut, fileName)
+      await fs.promises.mkdir(path.dirname(p), { recursive: true })
+      const tmp = `${p}.${process.pid}.tmp`
+      await fs.promises.writeFile(tmp, contents)
+      await fs.promises.rename(tmp, p)
+    }
+  })
+  return {
+    reset() {},
+    emitAll(_ctx, modelFile, files, hash) {
+      if (!absOut) {
+        throw new Error(`unplugin-mpscnn: esbuild needs outdir or outfile to emit the weights of ${modelFile}`)
+      }
+      const names = new Map<string, string>()
+      for (const [name, source] of files) {
+        const fileName = assetFileName(modelFile, name, source, hash)
+        pending.set(fileName, source)
+        names.set(name, fileName)
+      }
+      const pub = o.publicPath
+      if (pub) return (name) => JSON.stringify(`${pub.replace(/\/?$/, '/')}${names.get(name)}`)
+      if (o.format === 'esm') return (name) => `new URL(${JSON.stringify(`./${names.get(name)}`)}, import.meta.url).href`
+      return (name) => JSON.stringify(`./${names.get(name)}`)
+    },
+  }
+}
+
+export function createEmitter(framework: string, _ctx: unknown, build?: PluginBuild): Emitter {
+  if (framework === 'esbuild') {
+    if (!build) throw new Error('unplugin-mpscnn: esbuild emitter needs the build')
+    return esbuildEmitter(build)
+  }
+  if (framework === 'webpack' || framework === 'rspack') return webpackEmitter()
+  return rollupEmitter()
+}

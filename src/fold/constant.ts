@@ -1,0 +1,197 @@
+/**
+ * Constant folding: the value of any node computed only from constants, evaluated
+ * lazily and memoised. This is what turns `Rsqrt(Add(variance, eps)) * gamma` and the
+ * like into plain per-channel vectors, so that the layer folder only ever sees
+ * "conv, then multiply or add a constant".
+ */
+import { MpscnnError } from '../errors.js'
+import type { NodeDef } from '../graphdef/schema.js'
+import { DataType } from '../graphdef/schema.js'
+import { elementCount, MAX_TENSOR_ELEMENTS, tensorFromProto, type Tensor } from '../graphdef/tensor.js'
+import { PASS_THROUGH, type Graph, type InputRef } from './graph.js'
+
+const UNARY: Record<string, (x: number) => number> = {
+  Rsqrt: (x) => 1 / Math.sqrt(x),
+  Sqrt: Math.sqrt,
+  Reciprocal: (x) => 1 / x,
+  Inv: (x) => 1 / x,
+  Neg: (x) => -x,
+  Square: (x) => x * x,
+  Exp: Math.exp,
+  Log: Math.log,
+  Abs: Math.abs,
+}
+
+const BINARY: Record<string, (a: number, b: number) => number> = {
+  Add: (a, b) => a + b,
+  AddV2: (a, b) => a + b,
+  BiasAdd: (a, b) => a + b,
+  Sub: (a, b) => a - b,
+  Mul: (a, b) => a * b,
+  RealDiv: (a, b) => a / b,
+  Div: (a, b) => a / b,
+  Maximum: (a, b) => Math.max(a, b),
+  Minimum: (a, b) => Math.min(a, b),
+  SquaredDifference: (a, b) => (a - b) * (a - b),
+}
+
+/** Ops whose inputs are variables: a graph that has them was not frozen. */
+export const VARIABLE_OPS = new Set(['Variable', 'VariableV2', 'VarHandleOp', 'ReadVariableOp', 'Placeholder', 'PlaceholderWithDefault', 'PlaceholderV2'])
+
+/** numpy-style broadcasting of two shapes, or null when they do not broadcast. */
+export function broadcastShape(a: number[], b: number[]): number[] | null {
+  const r = Math.max(a.length, b.length)
+  const out: number[] = []
+  for (let i = 0; i < r; i++) {
+    const da = a[a.length - r + i] ?? 1
+    const db = b[b.length - r + i] ?? 1
+    if (da !== db && da !== 1 && db !== 1) return null
+    out.push(da === 1 ? db : da)
+  }
+  return out
+}
+
+function strides(shape: number[], r: number): number[] {
+  // Strides of `shape` right-aligned into rank r, 0 where the dimension broadcasts.
+  const s = new Array<number>(r).fill(0)
+  let acc = 1
+  for (let i = shape.length - 1; i >= 0; i--) {
+    const j = r - shape.length + i
+    s[j] = shape[i] === 1 ? 0 : acc
+    acc *= shape[i]
+  }
+  return s
+}
+
+function binary(fn: (a: number, b: number) => number, x: Tensor, y: Tensor): Tensor | null {
+  const shape = broadcastShape(x.shape, y.shape)
+  if (!shape) return null
+  const n = elementCount(shape)
+  if (n > MAX_TENSOR_ELEMENTS) return null
+  const out = new Float64Array(n)
+  if (x.data.length === n && y.data.length === n) {
+    for (let i = 0; i < n; i++) out[i] = fn(x.data[i], y.data[i])
+  } else if (y.data.length === 1 && x.data.length === n) {
+    const v = y.data[0]
+    for (let i = 0; i < n; i++) out[i] = fn(x.data[i], v)
+  } else if (x.data.length === 1 && y.data.length === n) {
+    const v = x.data[0]
+    for (let i = 0; i < n; i++) out[i] = fn(v, y.data[i])
+  } else {
+    const r = shape.length
+    const sx = strides(x.shape, r)
+    const sy = strides(y.shape, r)
+    const idx = new Array<number>(r).fill(0)
+    for (let i = 0; i < n; i++) {
+      let ox = 0
+      let oy = 0
+      for (let d = 0; d < r; d++) {
+        ox += idx[d] * sx[d]
+        oy += idx[d] * sy[d]
+      }
+      out[i] = fn(x.data[ox], y.data[oy])
+      for (let d = r - 1; d >= 0; d--) {
+        if (++idx[d] < shape[d]) break
+        idx[d] = 0
+      }
+    }
+  }
+  return { dtype: x.dtype, shape, data: out }
+}
+
+export class ConstantFolder {
+  private readonly memo = new Map<string, Tensor | null>()
+  private readonly busy = new Set<string>()
+
+  constructor(private readonly graph: Graph) {}
+
+  /** The constant value of an input, or null when it depends on a non-constant. */
+  value(ref: InputRef): Tensor | null {
+    if (ref.output !== 0) return null
+    const key = ref.name
+    if (this.memo.has(key)) return this.memo.get(key)!
+    if (this.busy.has(key)) return null // a cycle: not constant
+    const node = this.graph.node(ref.name)
+    if (!node) return null
+    this.busy.add(key)
+    let v: Tensor | null
+    try {
+      v = this.evaluate(node)
+    } finally {
+      this.busy.delete(key)
+    }
+    this.memo.set(key, v)
+    return v
+  }
+
+  /** Is this node's value a constant (without raising errors about its contents)? */
+  isConstant(name: string): boolean {
+    try {
+      return this.value({ name, output: 0 }) !== null
+    } catch {
+      return true
+    }
+  }
+
+  private arg(node: NodeDef, i: number): Tensor | null {
+    return this.value(this.graph.input(node, i))
+  }
+
+  private evaluate(node: NodeDef): Tensor | null {
+    const file = this.graph.file
+    if (node.op === 'Const') {
+      const t = node.attr.value?.tensor
+      if (!t) throw new MpscnnError('BAD_GRAPH', file, 'Const has no value', { node: node.name, hint: 'The graph is damaged; export it again' })
+      return tensorFromProto(t, file, node.name)
+    }
+    if (PASS_THROUGH.has(node.op) || node.op === 'Cast') return this.arg(node, 0)
+    const unary = UNARY[node.op]
+    if (unary) {
+      const x = this.arg(node, 0)
+      if (!x) return null
+      const out = new Float64Array(x.data.length)
+      for (let i = 0; i < out.length; i++) out[i] = unary(x.data[i])
+      return { dtype: x.dtype, shape: x.shape, data: out }
+    }
+    const bin = BINARY[node.op]
+    if (bin) {
+      const x = this.arg(node, 0)
+      if (!x) return null
+      const y = this.arg(node, 1)
+      if (!y) return null
+      if (node.op === 'BiasAdd' && y.shape.length !== 1) return null
+      return binary(bin, x, y)
+    }
+    if (node.op === 'Reshape') {
+      const x = this.arg(node, 0)
+      const s = this.arg(node, 1)
+      if (!x || !s) return null
+      const shape = Array.from(s.data)
+      const known = shape.reduce((a, d) => (d >= 0 ? a * d : a), 1)
+      const fixed = shape.map((d) => (d < 0 ? x.data.length / known : d))
+      if (elementCount(fixed) !== x.data.length) return null
+      return { dtype: x.dtype, shape: fixed, data: x.data }
+    }
+    if (node.op === 'ExpandDims') {
+      const x = this.arg(node, 0)
+      const d = this.arg(node, 1)
+      if (!x || !d) return null
+      let axis = d.data[0]
+      if (axis < 0) axis += x.shape.length + 1
+      const shape = [...x.shape]
+      shape.splice(axis, 0, 1)
+      return { dtype: x.dtype, shape, data: x.data }
+    }
+    if (node.op === 'Squeeze') {
+      const x = this.arg(node, 0)
+      if (!x) return null
+      return { dtype: x.dtype, shape: x.shape.filter((d) => d !== 1), data: x.data }
+    }
+    return null
+  }
+}
+
+/** Is the dtype one the folder computes with (not a string, resource or bool)? */
+export function isNumeric(dtype: number): boolean {
+  return dtype !== DataType.DT_STRING && dtype !== DataType.DT_BOOL && dtype !== DataType.DT_RESOURCE && dtype !== DataType.DT_VARIANT
+}

@@ -1,0 +1,426 @@
+/**
+ * Graph -> MPSCNN layers. One mechanism covers every batch-norm spelling:
+ *
+ *  1. Each Conv2D, DepthwiseConv2dNative or MatMul whose weights fold to a constant
+ *     starts a layer, with a per-output-channel affine map y = conv(x) * scale + bias
+ *     (scale 1, bias 0).
+ *  2. While the layer's value has exactly one real consumer and that consumer is a
+ *     per-channel affine op with a constant operand (BiasAdd, Add, Sub, Mul, RealDiv,
+ *     BatchNormWithGlobalNormalization, FusedBatchNorm*), the op is composed into
+ *     (scale, bias). Constant folding (constant.ts) has already reduced spelled-out
+ *     batch norms (`x * (gamma * rsqrt(var + eps)) + (beta - mean * ...)`) to such ops.
+ *  3. A Relu or Relu6 right after the chain is recorded as the layer's activation.
+ *
+ * Planning is cheap (attributes and per-channel vectors); the weights themselves are
+ * laid out one layer at a time by `materialize`, so callers can stream.
+ */
+import { MpscnnError } from '../errors.js'
+import type { NodeDef } from '../graphdef/schema.js'
+import { isFloatDtype, type Tensor } from '../graphdef/tensor.js'
+import { attrBool, attrFloat, attrInt, attrInts, attrString } from './attrs.js'
+import { ConstantFolder, VARIABLE_OPS } from './constant.js'
+import { Graph, PASS_THROUGH, type InputRef } from './graph.js'
+import { scaleRows, transposeScaled } from './layout.js'
+
+export type LayerKind = 'conv' | 'depthwise' | 'fullyConnected'
+export type Activation = 'relu' | 'relu6' | 'none'
+export type Padding = 'same' | 'valid'
+
+export interface LayerInfo {
+  /** Apple's file-name stem: the weight constant's scope, `/` replaced by `_`. */
+  name: string
+  kind: LayerKind
+  /** The TF op that starts the layer and its node name. */
+  op: string
+  node: string
+  inputChannels: number
+  outputChannels: number
+  kernelHeight: number
+  kernelWidth: number
+  strideY: number
+  strideX: number
+  dilationY: number
+  dilationX: number
+  /** 1, or the input channel count for a depthwise convolution with multiplier > 1. */
+  groups: number
+  padding: Padding
+  activation: Activation
+  /** MPSCNN weight shape `[out, kernelH, kernelW, in / groups]` (`[channels, kH, kW]` for depthwise). */
+  weightShape: number[]
+  /** The TF nodes folded into this layer, in order (BN, bias adds, ...). */
+  folded: string[]
+}
+
+export interface LayerPlan {
+  info: LayerInfo
+  weights: Tensor
+  /** 'transpose': weights are [K][O]; 'rows': already [O][K]. */
+  layout: 'transpose' | 'rows'
+  K: number
+  scale: Float64Array
+  bias: Float64Array
+  weightNode: string
+}
+
+export interface FoldedLayer {
+  info: LayerInfo
+  weights: Float32Array
+  bias: Float32Array
+}
+
+export interface Plan {
+  layers: LayerPlan[]
+  warnings: string[]
+}
+
+const BN_OPS = new Set(['BatchNormWithGlobalNormalization', 'FusedBatchNorm', 'FusedBatchNormV2', 'FusedBatchNormV3'])
+const AFFINE_OPS = new Set(['BiasAdd', 'Add', 'AddV2', 'Sub', 'Mul', 'RealDiv', 'Div'])
+const LAYER_OPS = new Set(['Conv2D', 'DepthwiseConv2dNative', 'MatMul'])
+
+/** `mixed_9/tower/mixed/conv/conv2d_params` -> `mixed_9_tower_mixed_conv`; `softmax/weights` -> `softmax`. */
+export function layerName(weightNode: string): string {
+  const slash = weightNode.lastIndexOf('/')
+  const scope = slash > 0 ? weightNode.slice(0, slash) : weightNode
+  return scope.replace(/\//g, '_')
+}
+
+function finite(t: ArrayLike<number>): number {
+  for (let i = 0; i < t.length; i++) {
+    const v = t[i]
+    if (v !== v || v === Infinity || v === -Infinity) return i
+  }
+  return -1
+}
+
+class Planner {
+  readonly folder: ConstantFolder
+  readonly folded = new Set<string>()
+  readonly warnings: string[] = []
+
+  constructor(
+    readonly graph: Graph,
+    readonly file: string,
+  ) {
+    this.folder = new ConstantFolder(graph)
+  }
+
+  error(code: string, node: string, problem: string, hint?: string): never {
+    throw new MpscnnError(code, this.file, problem, { node, hint })
+  }
+
+  /** The constant at input i of node, or an error explaining why it is not one. */
+  constantInput(node: NodeDef, i: number, what: string): { tensor: Tensor; source: InputRef } {
+    const ref = this.graph.input(node, i)
+    const tensor = this.folder.value(ref)
+    const source = this.graph.source(ref)
+    if (!tensor) {
+      const src = this.graph.node(source.name)!
+      if (VARIABLE_OPS.has(src.op)) {
+        this.error('NOT_FROZEN', node.name, `${what} come from ${src.op} ${JSON.stringify(src.name)}, not a constant`, 'Freeze the graph (convert variables to constants) before converting it')
+      }
+      this.error('NOT_CONSTANT', node.name, `${what} come from ${src.op} ${JSON.stringify(src.name)}, which is not a constant`, 'Freeze the graph so that weights are constants')
+    }
+    if (!isFloatDtype(tensor.dtype)) {
+      this.error('UNSUPPORTED_DTYPE', source.name, `${what} have a non-float dtype`, 'Weights and batch-norm parameters must be float32, float16, bfloat16 or float64')
+    }
+    return { tensor, source }
+  }
+
+  /** Where the weights really come from (through Identity `/read` and Cast nodes). */
+  weightSource(ref: InputRef): string {
+    let cur = this.graph.source(ref)
+    for (let guard = 0; guard < 64; guard++) {
+      const n = this.graph.node(cur.name)!
+      if (n.op !== 'Cast' && !PASS_THROUGH.has(n.op)) break
+      const next = this.graph.inputs.get(n.name)![0]
+      if (!next) break
+      cur = this.graph.source(next)
+    }
+    return cur.name
+  }
+
+  /**
+   * A constant as one value per output channel, for a value of the given rank whose
+   * channels are on `axis`; null when it does not broadcast per channel.
+   */
+  perChannel(t: Tensor, channels: number, rank: number, axis: number, node: string): Float64Array | null {
+    if (t.shape.length > rank) return null
+    const off = rank - t.shape.length
+    let len = 1
+    for (let d = 0; d < t.shape.length; d++) {
+      const dim = t.shape[d]
+      if (d + off === axis) len = dim
+      else if (dim !== 1) return null
+    }
+    const out = new Float64Array(channels)
+    if (len === 1) out.fill(t.data[0] ?? 0)
+    else if (len === channels) for (let i = 0; i < channels; i++) out[i] = t.data[i]
+    else {
+      this.error('SHAPE_MISMATCH', node, `a per-channel constant has ${len} values but the layer has ${channels} output channels`, 'The graph is inconsistent; export it again')
+    }
+    const bad = finite(out)
+    if (bad >= 0) this.error('NON_FINITE', node, `a constant folded into the layer holds ${out[bad]} at channel ${bad}`, 'Fix the checkpoint: weights and batch-norm parameters must be finite')
+    return out
+  }
+
+  bnVector(node: NodeDef, i: number, what: string, channels: number): Float64Array {
+    const { tensor } = this.constantInput(node, i, `batch-norm ${what}`)
+    if (tensor.data.length !== channels) {
+      this.error('SHAPE_MISMATCH', node.name, `batch-norm ${what} has ${tensor.data.length} values but the layer has ${channels} output channels`, 'The graph is inconsistent; export it again')
+    }
+    const out = Float64Array.from(tensor.data)
+    const bad = finite(out)
+    if (bad >= 0) this.error('NON_FINITE', node.name, `batch-norm ${what} holds ${out[bad]} at channel ${bad}`, 'Fix the checkpoint: batch-norm parameters must be finite')
+    return out
+  }
+
+  /** Folds BN op `bn` into (scale, bias). Returns false when it cannot be folded here. */
+  foldBatchNorm(bn: NodeDef, channels: number, layout: string, scale: Float64Array, bias: Float64Array): boolean {
+    let mean: Float64Array
+    let variance: Float64Array
+    let beta: Float64Array
+    let gamma: Float64Array | null
+    let eps: number
+    if (bn.op === 'BatchNormWithGlobalNormalization') {
+      // Inputs: t, m, v, beta, gamma. Both attributes are required by the op definition.
+      const e = attrFloat(bn, 'variance_epsilon', undefined)
+      const sa = attrBool(bn, 'scale_after_normalization', undefined)
+      if (e === undefined || sa === undefined) {
+        this.error('BAD_GRAPH', bn.name, `BatchNormWithGlobalNormalization lacks the required attribute ${e === undefined ? 'variance_epsilon' : 'scale_after_normalization'}`, 'The graph is damaged; export it again')
+      }
+      eps = e
+      mean = this.bnVector(bn, 1, 'mean', channels)
+      variance = this.bnVector(bn, 2, 'variance', channels)
+      beta = this.bnVector(bn, 3, 'beta', channels)
+      gamma = sa ? this.bnVector(bn, 4, 'gamma', channels) : null
+    } else {
+      // FusedBatchNorm*: x, scale, offset, mean, variance. Defaults: epsilon 1e-4,
+      // is_training true, data_format NHWC.
+      if (attrBool(bn, 'is_training', true)) {
+        this.error('TRAINING_BN', bn.name, `${bn.op} has is_training=true${bn.attr.is_training ? '' : ' (the default, as the attribute is absent)'}, so it normalizes with batch statistics, not the stored mean and variance`, 'Export the inference graph (is_training=False, e.g. tf.keras.backend.set_learning_phase(0)) and freeze it again')
+      }
+      const fmt = attrString(bn, 'data_format', 'NHWC')
+      if (fmt !== layout) return false
+      eps = attrFloat(bn, 'epsilon', 0.0001)!
+      gamma = this.bnVector(bn, 1, 'scale (gamma)', channels)
+      beta = this.bnVector(bn, 2, 'offset (beta)', channels)
+      mean = this.bnVector(bn, 3, 'mean', channels)
+      variance = this.bnVector(bn, 4, 'variance', channels)
+    }
+    for (let c = 0; c < channels; c++) {
+      const ve = variance[c] + eps
+      if (!(ve > 0)) {
+        this.error('BAD_VARIANCE', bn.name, `variance + epsilon is ${ve} at channel ${c}; it must be positive`, 'Fix the checkpoint: moving variances must be non-negative')
+      }
+      const s = (gamma ? gamma[c] : 1) / Math.sqrt(ve)
+      scale[c] *= s
+      bias[c] = (bias[c] - mean[c]) * s + beta[c]
+    }
+    return true
+  }
+
+  /** Tries to compose `op` (consuming the layer's value at input `at`) into (scale, bias). */
+  foldAffine(op: NodeDef, at: number, channels: number, rank: number, axis: number, layout: string, scale: Float64Array, bias: Float64Array): boolean {
+    if (BN_OPS.has(op.op)) {
+      if (at !== 0 || rank !== 4) return false
+      return this.foldBatchNorm(op, channels, layout, scale, bias)
+    }
+    if (!AFFINE_OPS.has(op.op)) return false
+    const other = at === 0 ? 1 : 0
+    const c = this.folder.value(this.graph.input(op, other))
+    if (!c || !isFloatDtype(c.dtype)) return false
+    let cAxis = axis
+    if (op.op === 'BiasAdd') {
+      if (at !== 0 || c.shape.length !== 1) return false
+      const fmt = attrString(op, 'data_format', 'NHWC')
+      cAxis = fmt === 'NCHW' && rank === 4 ? 1 : rank - 1
+      if (cAxis !== axis) return false
+    }
+    const v = this.perChannel(c, channels, rank, cAxis, op.name)
+    if (!v) return false
+    switch (op.op) {
+      case 'BiasAdd':
+      case 'Add':
+      case 'AddV2':
+        for (let i = 0; i < channels; i++) bias[i] += v[i]
+        return true
+      case 'Sub':
+        if (at === 0) for (let i = 0; i < channels; i++) bias[i] -= v[i]
+        else
+          for (let i = 0; i < channels; i++) {
+            scale[i] = -scale[i]
+            bias[i] = v[i] - bias[i]
+          }
+        return true
+      case 'Mul':
+        for (let i = 0; i < channels; i++) {
+          scale[i] *= v[i]
+          bias[i] *= v[i]
+        }
+        return true
+      default: // RealDiv, Div
+        if (at !== 0) return false
+        for (let i = 0; i < channels; i++) {
+          scale[i] /= v[i]
+          bias[i] /= v[i]
+        }
+        return true
+    }
+  }
+
+  planLayer(node: NodeDef): LayerPlan | null {
+    const wRef = this.graph.input(node, 1)
+    const wValue = this.folder.value(wRef)
+    if (!wValue) {
+      // Activation x activation products (attention, Gram matrices) are not layers;
+      // weights read from variables mean the graph was not frozen.
+      const src = this.graph.node(this.graph.source(wRef).name)!
+      if (src.op === 'Placeholder' && node.op === 'MatMul') return null
+      if (VARIABLE_OPS.has(src.op)) {
+        this.error('NOT_FROZEN', node.name, `weights come from ${src.op} ${JSON.stringify(src.name)}, not a constant`, 'Freeze the graph (convert variables to constants) before converting it')
+      }
+      return null
+    }
+    const { tensor: w } = this.constantInput(node, 1, 'weights')
+    const weightNode = this.weightSource(wRef)
+    const name = layerName(weightNode)
+    const bad = finite(w.data)
+    if (bad >= 0) this.error('NON_FINITE', weightNode, `weights hold ${w.data[bad]} at element ${bad}`, 'Fix the checkpoint: weights must be finite')
+
+    let info: Omit<LayerInfo, 'activation' | 'folded'>
+    let layout: LayerPlan['layout'] = 'transpose'
+    let K: number
+    let rank = 4
+    let axis = 3
+    let fmt = 'NHWC'
+    if (node.op === 'MatMul') {
+      if (attrBool(node, 'transpose_a', false)) this.error('UNSUPPORTED', node.name, 'MatMul with transpose_a=true is not a fully connected layer', 'Only x * W (optionally W transposed) converts')
+      if (w.shape.length !== 2) this.error('BAD_SHAPE', weightNode, `MatMul weights have shape [${w.shape}], expected [in, out]`)
+      const tb = attrBool(node, 'transpose_b', false)
+      const [inC, outC] = tb ? [w.shape[1], w.shape[0]] : [w.shape[0], w.shape[1]]
+      if (tb) layout = 'rows'
+      K = inC
+      rank = 2
+      axis = 1
+      info = {
+        name, kind: 'fullyConnected', op: node.op, node: node.name,
+        inputChannels: inC, outputChannels: outC, kernelHeight: 1, kernelWidth: 1,
+        strideY: 1, strideX: 1, dilationY: 1, dilationX: 1, groups: 1, padding: 'valid',
+        weightShape: [outC, 1, 1, inC],
+      }
+    } else {
+      if (w.shape.length !== 4) this.error('BAD_SHAPE', weightNode, `${node.op} filter has shape [${w.shape}], expected [kernelH, kernelW, in, out]`)
+      fmt = attrString(node, 'data_format', 'NHWC')
+      if (fmt !== 'NHWC' && fmt !== 'NCHW') this.error('UNSUPPORTED', node.name, `data_format ${fmt} is not supported`, 'Use NHWC or NCHW')
+      axis = fmt === 'NCHW' ? 1 : 3
+      const hw = fmt === 'NCHW' ? [2, 3] : [1, 2]
+      const strides = attrInts(node, 'strides', [1, 1, 1, 1])
+      const dil = attrInts(node, 'dilations', [1, 1, 1, 1])
+      const pad = attrString(node, 'padding', '')
+      if (pad !== 'SAME' && pad !== 'VALID') {
+        this.error('UNSUPPORTED', node.name, `padding ${JSON.stringify(pad)} is not supported`, 'MPSCNN layers take SAME or VALID padding; pad the input explicitly')
+      }
+      const [kh, kw, inC, m] = w.shape
+      const common = {
+        op: node.op, node: node.name, kernelHeight: kh, kernelWidth: kw,
+        strideY: strides[hw[0]] ?? 1, strideX: strides[hw[1]] ?? 1,
+        dilationY: dil[hw[0]] ?? 1, dilationX: dil[hw[1]] ?? 1,
+        padding: (pad === 'SAME' ? 'same' : 'valid') as Padding,
+      }
+      if (node.op === 'Conv2D') {
+        K = kh * kw * inC
+        info = { name, kind: 'conv', ...common, inputChannels: inC, outputChannels: m, groups: 1, weightShape: [m, kh, kw, inC] }
+      } else if (m === 1) {
+        K = kh * kw
+        info = { name, kind: 'depthwise', ...common, inputChannels: inC, outputChannels: inC, groups: inC, weightShape: [inC, kh, kw] }
+      } else {
+        // Channel multiplier > 1: a grouped convolution, output channel c * m + j as TF orders them.
+        K = kh * kw
+        info = { name, kind: 'conv', ...common, inputChannels: inC, outputChannels: inC * m, groups: inC, weightShape: [inC * m, kh, kw, 1] }
+      }
+    }
+    const channels = info.outputChannels
+    const scale = new Float64Array(channels).fill(1)
+    const bias = new Float64Array(channels)
+    const folded: string[] = []
+    let cur = node.name
+    for (;;) {
+      const cons = this.graph.effectiveConsumers(cur, 0)
+      if (cons.length !== 1) break
+      const next = cons[0].node
+      if (this.folded.has(next.name)) break
+      if (!this.foldAffine(next, cons[0].inputIndex, channels, rank, axis, fmt, scale, bias)) break
+      folded.push(next.name)
+      cur = next.name
+    }
+    for (const f of folded) this.folded.add(f)
+    let activation: Activation = 'none'
+    const after = this.graph.effectiveConsumers(cur, 0)
+    if (after.length === 1 && after[0].inputIndex === 0) {
+      if (after[0].node.op === 'Relu') activation = 'relu'
+      else if (after[0].node.op === 'Relu6') activation = 'relu6'
+    }
+    for (let c = 0; c < channels; c++) {
+      if (!Number.isFinite(scale[c]) || !Number.isFinite(bias[c])) {
+        this.error('NON_FINITE', folded.at(-1) ?? node.name, `folding gives a non-finite scale or bias at channel ${c}`, 'Fix the checkpoint: weights and batch-norm parameters must be finite')
+      }
+    }
+    return { info: { ...info, activation, folded }, weights: w, layout, K, scale, bias, weightNode }
+  }
+
+  plan(): Plan {
+    const layers: LayerPlan[] = []
+    const names = new Map<string, string>()
+    for (const node of this.graph.nodes) {
+      if (!LAYER_OPS.has(node.op)) continue
+      const p = this.planLayer(node)
+      if (!p) continue
+      const prev = names.get(p.info.name)
+      if (prev !== undefined) {
+        this.error('NAME_COLLISION', p.weightNode, `layer name ${JSON.stringify(p.info.name)} is also the name of the layer from ${JSON.stringify(prev)}`, 'Rename one of the weight constants so that their scopes differ')
+      }
+      names.set(p.info.name, p.weightNode)
+      layers.push(p)
+    }
+    if (layers.length === 0) {
+      throw new MpscnnError('NO_LAYERS', this.file, `no convertible layer: no Conv2D, DepthwiseConv2dNative or MatMul with constant weights among ${this.graph.nodes.length} nodes`, {
+        hint: 'Check that this is the frozen inference graph of a vision model',
+      })
+    }
+    this.warnUnfolded()
+    return { layers, warnings: this.warnings }
+  }
+
+  /** Every BN or constant affine op left in the graph is reported, never silently dropped. */
+  private warnUnfolded(): void {
+    const left: string[] = []
+    for (const node of this.graph.nodes) {
+      if (this.folded.has(node.name)) continue
+      const isBn = BN_OPS.has(node.op)
+      if (!isBn && !AFFINE_OPS.has(node.op)) continue
+      if (this.folder.isConstant(node.name)) continue // part of a constant subgraph
+      if (!isBn) {
+        const ins = this.graph.inputs.get(node.name) ?? []
+        const consts = ins.filter((r) => this.folder.isConstant(r.name)).length
+        if (consts !== 1 || ins.length !== 2) continue // x + y of two activations: not an affine op
+      }
+      left.push(`${node.op} ${JSON.stringify(node.name)}`)
+    }
+    if (left.length) {
+      this.warnings.push(`${this.file}: ${left.length} batch-norm or affine op${left.length > 1 ? 's were' : ' was'} not folded into any layer and must be applied by the app: ${left.join(', ')}`)
+    }
+  }
+}
+
+export function planLayers(graph: Graph, file: string): Plan {
+  return new Planner(graph, file).plan()
+}
+
+/** Lays out one planned layer: folded float32 weights in MPSCNN order, and its bias. */
+export function materialize(p: LayerPlan, out?: Float32Array): FoldedLayer {
+  const O = p.info.outputChannels
+  const weights = out ?? new Float32Array(O * p.K)
+  if (p.layout === 'rows') scaleRows(p.weights.data, p.K, O, p.scale, weights)
+  else transposeScaled(p.weights.data, p.K, O, p.scale, weights)
+  return { info: p.info, weights, bias: Float32Array.from(p.bias) }
+}

@@ -1,0 +1,64 @@
+/**
+ * Recognises what a file is before it is decoded, so that the common mistakes get
+ * an error that says what the file is rather than "invalid wire type".
+ */
+import { MpscnnError } from '../errors.js'
+
+const LFS_PREFIX = 'version https://git-lfs.github.com/spec/'
+
+export type Sniffed = 'binary' | 'text'
+
+function startsWith(bytes: Uint8Array, prefix: string): boolean {
+  if (bytes.length < prefix.length) return false
+  for (let i = 0; i < prefix.length; i++) if (bytes[i] !== prefix.charCodeAt(i)) return false
+  return true
+}
+
+/** Is the whole (leading part of the) buffer printable ASCII/UTF-8 text? */
+function looksLikeText(bytes: Uint8Array): boolean {
+  const n = Math.min(bytes.length, 4096)
+  for (let i = 0; i < n; i++) {
+    const b = bytes[i]
+    if (b === 9 || b === 10 || b === 13) continue
+    if (b < 32 || b === 127) return false
+  }
+  return true
+}
+
+/**
+ * Refuses files that are not GraphDefs with one clear error, and tells binary from
+ * text format. `file` is only used in messages.
+ */
+export function sniffModel(bytes: Uint8Array, file: string): Sniffed {
+  if (bytes.length === 0) {
+    throw new MpscnnError('EMPTY', file, 'the file is empty', { hint: 'Export the frozen GraphDef again' })
+  }
+  if (startsWith(bytes, LFS_PREFIX)) {
+    throw new MpscnnError('LFS_POINTER', file, 'this is a Git LFS pointer file, not the model', {
+      hint: 'Run `git lfs pull` to fetch the real file',
+    })
+  }
+  if (bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) {
+    throw new MpscnnError('NOT_GRAPHDEF', file, 'this is a JPEG image, not a TensorFlow GraphDef', {
+      hint: 'Point the import at the frozen .pb model',
+    })
+  }
+  if (startsWith(bytes, '\x89PNG')) {
+    throw new MpscnnError('NOT_GRAPHDEF', file, 'this is a PNG image, not a TensorFlow GraphDef', {
+      hint: 'Point the import at the frozen .pb model',
+    })
+  }
+  if (startsWith(bytes, 'PK\x03\x04') || (bytes[0] === 0x1f && bytes[1] === 0x8b)) {
+    throw new MpscnnError('NOT_GRAPHDEF', file, 'this is a compressed archive, not a TensorFlow GraphDef', {
+      hint: 'Extract the frozen .pb model from it first',
+    })
+  }
+  if (bytes[0] === 0x7b /* { */ || bytes[0] === 0x5b /* [ */) {
+    if (looksLikeText(bytes)) {
+      throw new MpscnnError('NOT_GRAPHDEF', file, 'this is a JSON file, not a TensorFlow GraphDef', {
+        hint: 'Convert a frozen GraphDef (.pb or .pbtxt); tfjs model.json files are not supported',
+      })
+    }
+  }
+  return looksLikeText(bytes) ? 'text' : 'binary'
+}

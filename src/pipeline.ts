@@ -1,0 +1,38 @@
+/**
+ * Model bytes -> the files to emit and the data of the manifest, in memory. What the
+ * bundler integrations call (through the cache); the CLI streams instead.
+ */
+import path from 'node:path'
+import { convertModel, type Precision } from './convert.js'
+import { buildFiles, planAssets, type AssetPlan } from './emit/assets.js'
+import type { ManifestHeader } from './emit/manifest.js'
+
+export interface ConvertedAssets {
+  header: ManifestHeader
+  plan: AssetPlan
+  /** File name -> bytes. */
+  files: Map<string, Uint8Array>
+  warnings: string[]
+}
+
+export interface PipelineOptions {
+  packed: boolean
+  align: number
+  precision: Precision
+}
+
+export function modelStem(file: string): string {
+  return path.basename(file).replace(/\.(pb|pbtxt)$/i, '')
+}
+
+export function convertToAssets(bytes: Uint8Array, file: string, o: PipelineOptions): ConvertedAssets {
+  const model = convertModel(bytes, { file, precision: o.precision })
+  const plan = planAssets(model.layers, { packed: o.packed, align: o.align, modelName: modelStem(file), precision: o.precision })
+  const files = buildFiles(model, plan)
+  return {
+    header: { source: path.basename(file), sha256: model.sha256, precision: model.precision },
+    plan,
+    files,
+    warnings: model.warnings,
+  }
+}

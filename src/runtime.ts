@@ -1,0 +1,129 @@
+/**
+ * `unplugin-mpscnn/runtime`: the manifest's types and small helpers to load a layer's
+ * tensors, in the browser (fetch) and in Node (fetch for http(s), the file system for
+ * paths and file: URLs). A packed model's file is fetched once and shared by every view.
+ */
+
+export type MpscnnLayerKind = 'conv' | 'depthwise' | 'fullyConnected'
+
+export interface MpscnnTensor {
+  /** Where the bytes are: a URL in a bundled module, a file name in the CLI's manifest.json. */
+  url: string
+  /** Byte offset of the tensor inside the file (0 unless packed). */
+  offset: number
+  byteLength: number
+  /** Weights: `[out, kernelH, kernelW, in / groups]` (`[channels, kernelH, kernelW]` for depthwise). Bias: `[out]`. */
+  shape: number[]
+  dtype: 'float32' | 'float16'
+}
+
+export interface MpscnnLayer<Name extends string = string> {
+  /** Apple's file-name stem: `weights_<name>.dat`, `bias_<name>.dat`. */
+  name: Name
+  kind: MpscnnLayerKind
+  inputChannels: number
+  outputChannels: number
+  kernelHeight: number
+  kernelWidth: number
+  strideY: number
+  strideX: number
+  dilationY: number
+  dilationX: number
+  groups: number
+  padding: 'same' | 'valid'
+  activation: 'relu' | 'relu6' | 'none'
+  weights: MpscnnTensor
+  bias: MpscnnTensor
+}
+
+export interface MpscnnManifest<Name extends string = string> {
+  /** The model's file name. */
+  source: string
+  /** sha256 of the model's bytes. */
+  sha256: string
+  precision: 'float32' | 'float16'
+  layers: MpscnnLayer<Name>[]
+}
+
+/** Finds a layer by name; with a generated `.pb.d.ts` a misspelt name fails type checking. */
+export function getLayer<Name extends string>(manifest: MpscnnManifest<Name>, name: Name): MpscnnLayer<Name> {
+  const layer = manifest.layers.find((l) => l.name === name)
+  if (!layer) throw new Error(`unplugin-mpscnn: no layer named ${JSON.stringify(name)} in ${manifest.source}`)
+  return layer
+}
+
+export interface LoadOptions {
+  /** Base that relative URLs resolve against. Default: the page's URL in a browser, the working directory in Node. */
+  base?: string | URL
+  /** The fetch to use. Default: `globalThis.fetch`. */
+  fetch?: typeof fetch
+}
+
+const files = new Map<string, Promise<ArrayBuffer>>()
+
+function resolveUrl(url: string, base: string | URL | undefined): URL {
+  if (base !== undefined) return new URL(url, base)
+  const loc = (globalThis as { location?: { href: string } }).location
+  if (loc) return new URL(url, loc.href)
+  if (/^[a-z][a-z0-9+.-]*:/i.test(url)) return new URL(url)
+  // Node: a plain path, relative to the working directory.
+  const cwd = (globalThis as { process?: { cwd(): string } }).process?.cwd() ?? '/'
+  return new URL(url, `file://${cwd.replace(/\\/g, '/').replace(/\/?$/, '/')}`)
+}
+
+async function readFileUrl(url: URL): Promise<ArrayBuffer> {
+  const spec = 'node:fs/promises'
+  const fs = (await import(/* webpackIgnore: true */ /* @vite-ignore */ spec)) as typeof import('node:fs/promises')
+  const buf = await fs.readFile(url)
+  return buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer
+}
+
+/** The whole file behind a tensor, fetched once per URL. */
+export function loadFile(url: string, options: LoadOptions = {}): Promise<ArrayBuffer> {
+  const u = resolveUrl(url, options.base)
+  const key = u.href
+  let p = files.get(key)
+  if (!p) {
+    p = (async () => {
+      if (u.protocol === 'file:') return readFileUrl(u)
+      const res = await (options.fetch ?? fetch)(u.href)
+      if (!res.ok) throw new Error(`unplugin-mpscnn: fetching ${u.href} failed with HTTP ${res.status}`)
+      return res.arrayBuffer()
+    })()
+    files.set(key, p)
+    p.catch(() => files.delete(key))
+  }
+  return p
+}
+
+/** A tensor's raw view: Float32Array for float32, Uint16Array of IEEE half bits for float16. No copy. */
+export async function loadTensor(t: MpscnnTensor, options?: LoadOptions): Promise<Float32Array | Uint16Array> {
+  const buf = await loadFile(t.url, options)
+  if (t.offset + t.byteLength > buf.byteLength) {
+    throw new Error(`unplugin-mpscnn: ${t.url} has ${buf.byteLength} bytes, the manifest expects ${t.offset + t.byteLength}`)
+  }
+  return t.dtype === 'float16' ? new Uint16Array(buf, t.offset, t.byteLength / 2) : new Float32Array(buf, t.offset, t.byteLength / 4)
+}
+
+function halfToFloat(h: number): number {
+  const s = h & 0x8000 ? -1 : 1
+  const e = (h >> 10) & 0x1f
+  const f = h & 0x3ff
+  if (e === 0) return s * f * 2 ** -24
+  if (e === 31) return f ? NaN : s * Infinity
+  return s * (1 + f / 1024) * 2 ** (e - 15)
+}
+
+/** A layer's folded weights as float32 (a view for float32 models, decoded for float16). */
+export async function loadWeights(layer: MpscnnLayer, options?: LoadOptions): Promise<Float32Array> {
+  const raw = await loadTensor(layer.weights, options)
+  if (raw instanceof Float32Array) return raw
+  const out = new Float32Array(raw.length)
+  for (let i = 0; i < raw.length; i++) out[i] = halfToFloat(raw[i])
+  return out
+}
+
+/** A layer's folded bias (always float32): a view, no copy. */
+export async function loadBias(layer: MpscnnLayer, options?: LoadOptions): Promise<Float32Array> {
+  return (await loadTensor(layer.bias, options)) as Float32Array
+}

@@ -1,0 +1,16 @@
+import fs from 'node:fs'
+
+/** Bump when the converter's output changes for the same input and options. */
+const CONVERTER_REVISION = 1
+
+function packageVersion(): string {
+  try {
+    return (JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version
+  } catch {
+    return '0.0.0'
+  }
+}
+
+export const VERSION = packageVersion()
+/** Part of every cache key. */
+export const CONVERTER_VERSION = `${VERSION}+r${CONVERTER_REVISION}`
