@@ -42,7 +42,11 @@ export interface ConvertedModel {
 export function parseModel(bytes: Uint8Array, file: string): GraphDef {
   const kind = sniffModel(bytes, file)
   if (kind === 'text' || /\.pbtxt$/i.test(file)) {
-    return parseGraphDefText(new TextDecoder().decode(bytes), file)
+    const g = parseGraphDefText(new TextDecoder().decode(bytes), file)
+    g.node.forEach((n, i) => {
+      if (!n.name) throw new MpscnnError('BAD_GRAPH', file, `node #${i} (op ${JSON.stringify(n.op)}) has no name`, { hint: 'Fix the text-format GraphDef or export it again' })
+    })
+    return g
   }
   return decodeGraphDef(bytes, file)
 }
