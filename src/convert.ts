@@ -56,7 +56,7 @@ export function sha256Hex(bytes: Uint8Array): string {
 }
 
 function layOut(p: LayerPlan, precision: Precision, file: string): OutputLayer {
-  const l = materialize(p)
+  const l = materialize(p, file)
   if (precision === 'float32') return l
   const half = new Uint16Array(l.weights.length)
   const bad = toHalf(l.weights, half)

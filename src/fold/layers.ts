@@ -20,7 +20,7 @@ import { isFloatDtype, type Tensor } from '../graphdef/tensor.js'
 import { attrBool, attrFloat, attrInt, attrInts, attrString } from './attrs.js'
 import { ConstantFolder, VARIABLE_OPS } from './constant.js'
 import { Graph, PASS_THROUGH, type InputRef } from './graph.js'
-import { scaleRows, transposeScaled } from './layout.js'
+import { float32Source, scaleRows, transposeScaled } from './layout.js'
 
 export type LayerKind = 'conv' | 'depthwise' | 'fullyConnected'
 export type Activation = 'relu' | 'relu6' | 'none'
@@ -284,8 +284,6 @@ class Planner {
     const { tensor: w } = this.constantInput(node, 1, 'weights')
     const weightNode = this.weightSource(wRef)
     const name = layerName(weightNode)
-    const bad = finite(w.data)
-    if (bad >= 0) this.error('NON_FINITE', weightNode, `weights hold ${w.data[bad]} at element ${bad}`, 'Fix the checkpoint: weights must be finite')
 
     let info: Omit<LayerInfo, 'activation' | 'folded'>
     let layout: LayerPlan['layout'] = 'transpose'
@@ -417,10 +415,16 @@ export function planLayers(graph: Graph, file: string): Plan {
 }
 
 /** Lays out one planned layer: folded float32 weights in MPSCNN order, and its bias. */
-export function materialize(p: LayerPlan, out?: Float32Array): FoldedLayer {
+export function materialize(p: LayerPlan, file: string, out?: Float32Array): FoldedLayer {
   const O = p.info.outputChannels
   const weights = out ?? new Float32Array(O * p.K)
-  if (p.layout === 'rows') scaleRows(p.weights.data, p.K, O, p.scale, weights)
-  else transposeScaled(p.weights.data, p.K, O, p.scale, weights)
+  const src = float32Source(p.weights)
+  const chk = p.layout === 'rows' ? scaleRows(src, p.K, O, p.scale, weights) : transposeScaled(src, p.K, O, p.scale, weights)
+  if (chk !== 0) {
+    const bad = finite(src)
+    throw new MpscnnError('NON_FINITE', file,
+      bad >= 0 ? `weights hold ${src[bad]} at element ${bad}` : `folding the batch norm into the weights overflows float32`,
+      { node: p.weightNode, hint: 'Fix the checkpoint: weights must be finite' })
+  }
   return { info: p.info, weights, bias: Float32Array.from(p.bias) }
 }

@@ -11,18 +11,13 @@ const BLOCK = 32
 
 /**
  * dst[o*K + k] = src[k*O + o] * scale[o], blocked so that both sides stay in cache.
- * `src` may be a zero-copy view of the model file.
+ * `src` may be a zero-copy view of the model file. Returns NaN when any output is not
+ * finite (NaN or Infinity in the weights, or an overflow), else 0: the check rides
+ * along with the loads instead of costing a pass of its own.
  */
-export function transposeScaled(src: ArrayLike<number>, K: number, O: number, scale: Float64Array, dst: Float32Array): void {
-  if (O === 1) {
-    const s = scale[0]
-    for (let k = 0; k < K; k++) dst[k] = src[k] * s
-    return
-  }
-  if (K === 1) {
-    for (let o = 0; o < O; o++) dst[o] = src[o] * scale[o]
-    return
-  }
+export function transposeScaled(src: Float32Array, K: number, O: number, scale: Float64Array, dst: Float32Array): number {
+  let chk = 0
+  if (O === 1 || K === 1) return scaleRows(src, K, O, scale, dst)
   for (let k0 = 0; k0 < K; k0 += BLOCK) {
     const k1 = Math.min(k0 + BLOCK, K)
     for (let o0 = 0; o0 < O; o0 += BLOCK) {
@@ -30,17 +25,45 @@ export function transposeScaled(src: ArrayLike<number>, K: number, O: number, sc
       for (let o = o0; o < o1; o++) {
         const s = scale[o]
         const row = o * K
-        for (let k = k0; k < k1; k++) dst[row + k] = src[k * O + o] * s
+        for (let k = k0; k < k1; k++) {
+          const v = src[k * O + o] * s
+          dst[row + k] = v
+          chk += v - v
+        }
       }
     }
   }
+  return chk
 }
 
-/** dst[o*K + k] = src[o*K + k] * scale[o]: already [O][K] (MatMul with transpose_b). */
-export function scaleRows(src: ArrayLike<number>, K: number, O: number, scale: Float64Array, dst: Float32Array): void {
+/** dst[o*K + k] = src[o*K + k] * scale[o]: already [O][K] (MatMul with transpose_b). Same check as above. */
+export function scaleRows(src: Float32Array, K: number, O: number, scale: Float64Array, dst: Float32Array): number {
+  let chk = 0
   for (let o = 0; o < O; o++) {
     const s = scale[o]
     const row = o * K
-    for (let k = 0; k < K; k++) dst[row + k] = src[row + k] * s
+    for (let k = 0; k < K; k++) {
+      const v = src[row + k] * s
+      dst[row + k] = v
+      chk += v - v
+    }
   }
+  return chk
+}
+
+let scratch = new Uint8Array(0)
+
+/**
+ * A weight tensor's values as float32 for layout. Unaligned float32 content is copied
+ * into one scratch buffer reused from layer to layer, instead of a fresh copy each.
+ */
+export function float32Source(t: { data: Float32Array | Float64Array; raw?: Uint8Array }): Float32Array {
+  const raw = t.raw
+  if (raw && raw.byteOffset % 4 !== 0) {
+    if (scratch.byteLength < raw.byteLength) scratch = new Uint8Array(Math.max(raw.byteLength, scratch.byteLength * 2))
+    scratch.set(raw)
+    return new Float32Array(scratch.buffer, 0, raw.byteLength / 4)
+  }
+  const d = t.data
+  return d instanceof Float32Array ? d : Float32Array.from(d)
 }

@@ -12,6 +12,32 @@ export interface Tensor {
   dtype: number
   shape: number[]
   data: Float32Array | Float64Array
+  /**
+   * For float32 `tensor_content`: the little-endian bytes inside the model file. Weights
+   * are read from here at layout time, so that planning never copies them.
+   */
+  raw?: Uint8Array
+}
+
+/**
+ * A float32 `tensor_content` constant whose values are only materialised when read: a
+ * zero-copy view when the content is 4-byte aligned in the file, else a copy (kept only
+ * for small tensors, so that big unaligned weights are never held twice).
+ */
+class ContentTensor implements Tensor {
+  private cached?: Float32Array
+  constructor(
+    readonly dtype: number,
+    readonly shape: number[],
+    readonly raw: Uint8Array,
+    private readonly n: number,
+  ) {}
+  get data(): Float32Array {
+    if (this.cached) return this.cached
+    const d = viewOrCopy(Float32Array, this.raw, this.n)
+    if (this.raw.byteOffset % 4 === 0 || this.n <= 1 << 16) this.cached = d
+    return d
+  }
 }
 
 /** No weight tensor of a vision model comes near this; past it a shape is corrupt, not big. */
@@ -94,7 +120,7 @@ export function tensorFromProto(t: TensorProto, file: string, node: string): Ten
     case DataType.DT_FLOAT:
       if (hasContent) {
         contentSize(4)
-        return { dtype, shape, data: viewOrCopy(Float32Array, content!, n) }
+        return new ContentTensor(dtype, shape, content!, n)
       }
       return { dtype, shape, data: expand(new Float32Array(n), t.floatVal ?? [], ident, file, node) }
     case DataType.DT_DOUBLE:
