@@ -118,7 +118,7 @@ export async function readEntry(opts: CacheOptions, key: string): Promise<ReadRe
     pos += f.size
   }
   const now = new Date()
-  fs.promises.utimes(file, now, now).catch(() => {}) // recency for LRU pruning
+  await fs.promises.utimes(file, now, now).catch(() => {}) // recency for LRU pruning
   return { kind: 'hit', assets: { ...header.assets, files } }
 }
 

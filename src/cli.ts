@@ -18,6 +18,7 @@ import { halfToFloat } from './fold/half.js'
 import { formatBytes } from './core.js'
 import { modelStem } from './pipeline.js'
 import { cleanCache } from './cache.js'
+import { readShared, sha256Async } from './read.js'
 import { resolveOptions } from './options.js'
 
 const USAGE = `Usage:
@@ -85,17 +86,6 @@ function parseConvert(argv: string[]): ConvertArgs {
   return a
 }
 
-function readModel(file: string): Buffer {
-  try {
-    return fs.readFileSync(file)
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code
-    if (code === 'ENOENT') throw new MpscnnError('NOT_FOUND', file, 'no such file', { hint: 'Check the path' })
-    if (code === 'EISDIR') throw new MpscnnError('NOT_FOUND', file, 'this is a directory, not a model file', { hint: 'For a SavedModel folder, freeze the graph into a .pb first' })
-    throw new MpscnnError('READ_FAILED', file, `cannot be read (${code ?? (e as Error).message})`)
-  }
-}
-
 function readReference(file: string): Float32Array | null {
   let buf: Buffer
   try {
@@ -138,11 +128,35 @@ function swapInto(src: string, dest: string): void {
   if (old) fs.rmSync(old, { recursive: true, force: true })
 }
 
-function convert(a: ConvertArgs): number {
+/**
+ * Writes files with bounded memory: each write runs on libuv's thread pool while the
+ * main thread lays out the next layer; at most `limit` bytes wait to be written.
+ */
+class Writer {
+  private inflight = new Set<Promise<void>>()
+  private bytes = 0
+  constructor(private readonly limit = 64 << 20) {}
+  async add(job: () => Promise<void>, size: number): Promise<void> {
+    while (this.bytes + size > this.limit && this.inflight.size > 0) await Promise.race(this.inflight)
+    this.bytes += size
+    const p: Promise<void> = job().finally(() => {
+      this.bytes -= size
+      this.inflight.delete(p)
+    })
+    this.inflight.add(p)
+  }
+  async drain(): Promise<void> {
+    await Promise.all(this.inflight)
+  }
+}
+
+async function convert(a: ConvertArgs): Promise<number> {
   const t0 = performance.now()
   const file = a.model
-  const bytes = readModel(file)
+  const bytes = readShared(file)
   const model = convertModel(bytes, { file, precision: a.precision })
+  const digest = sha256Async(bytes)
+  digest.catch(() => {})
   for (const w of model.warnings) process.stderr.write(`mpscnn: warning: ${w}\n`)
   const stem = modelStem(file)
   const plan: AssetPlan = planAssets(model.layers, { packed: a.packed, align: a.align, modelName: stem, precision: a.precision })
@@ -152,12 +166,14 @@ function convert(a: ConvertArgs): number {
   fs.mkdirSync(tmp, { recursive: true })
   const finalNames = new Map<string, string>()
   const report: string[] = []
+  const writer = new Writer()
   let overall = 0
   let total = 0
+  const progress = new Progress(model.layers.length, a.quiet)
   try {
     if (plan.packed) {
       const f = plan.files[0]
-      const fd = fs.openSync(path.join(tmp, f.name), 'w')
+      const fh = await fs.promises.open(path.join(tmp, f.name), 'w')
       const hasher = a.hash ? createHash('sha256') : undefined
       let pos = 0
       try {
@@ -167,15 +183,20 @@ function convert(a: ConvertArgs): number {
           for (const [t, arr] of [[p.weights, out.weights], [p.bias, out.bias]] as const) {
             const view = new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength)
             if (hasher && t.offset > pos) hasher.update(new Uint8Array(t.offset - pos))
-            fs.writeSync(fd, view, 0, view.byteLength, t.offset)
             hasher?.update(view)
             pos = t.offset + view.byteLength
+            await writer.add(async () => {
+              await fh.write(view, 0, view.byteLength, t.offset)
+            }, view.byteLength)
           }
           if (a.datDir) overall = compareLayer(a.datDir, out, report, overall)
+          progress.tick(i)
         }
-        fs.ftruncateSync(fd, f.size)
+        await writer.drain()
+        await fh.truncate(f.size)
       } finally {
-        fs.closeSync(fd)
+        await writer.drain()
+        await fh.close()
       }
       total = f.size
       if (hasher) {
@@ -185,30 +206,38 @@ function convert(a: ConvertArgs): number {
       }
     } else {
       let i = 0
-      for (const out of model.outputs()) {
-        const p = plan.layers[i++]
-        for (const [t, arr] of [[p.weights, out.weights], [p.bias, out.bias]] as const) {
-          const view = new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength)
-          let name = t.file
-          if (a.hash) {
-            name = `${name.slice(0, -4)}-${createHash('sha256').update(view).digest('hex').slice(0, 8)}.dat`
-            finalNames.set(t.file, name)
+      try {
+        for (const out of model.outputs()) {
+          const p = plan.layers[i++]
+          for (const [t, arr] of [[p.weights, out.weights], [p.bias, out.bias]] as const) {
+            const view = new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength)
+            let name = t.file
+            if (a.hash) {
+              name = `${name.slice(0, -4)}-${createHash('sha256').update(view).digest('hex').slice(0, 8)}.dat`
+              finalNames.set(t.file, name)
+            }
+            const target = path.join(tmp, name)
+            await writer.add(() => fs.promises.writeFile(target, view), view.byteLength)
+            total += view.byteLength
           }
-          fs.writeFileSync(path.join(tmp, name), view)
-          total += view.byteLength
+          if (a.datDir) overall = compareLayer(a.datDir, out, report, overall)
+          progress.tick(i)
         }
-        if (a.datDir) overall = compareLayer(a.datDir, out, report, overall)
+      } finally {
+        await writer.drain()
       }
     }
     for (const l of plan.layers) {
       for (const t of [l.weights, l.bias]) t.file = finalNames.get(t.file) ?? t.file
     }
-    fs.writeFileSync(path.join(tmp, 'manifest.json'), manifestJson({ source: path.basename(file), sha256: model.sha256, precision: model.precision }, plan))
+    fs.writeFileSync(path.join(tmp, 'manifest.json'), manifestJson({ source: path.basename(file), sha256: await digest, precision: model.precision }, plan))
     swapInto(tmp, outDir)
   } catch (e) {
+    progress.done()
     fs.rmSync(tmp, { recursive: true, force: true })
     throw e
   }
+  progress.done()
   const ms = performance.now() - t0
   if (!a.quiet) {
     for (const line of report) process.stdout.write(`${line}\n`)
@@ -216,6 +245,28 @@ function convert(a: ConvertArgs): number {
     process.stdout.write(`${path.basename(file)}: ${model.layers.length} layers, ${formatBytes(total)}, converted in ${Math.round(ms)} ms -> ${path.relative(process.cwd(), outDir) || '.'}\n`)
   }
   return a.datDir && !(overall < 1e-3) ? 3 : 0
+}
+
+/** A progress line on a TTY, shown only once a conversion has taken more than a second. */
+class Progress {
+  private readonly start = performance.now()
+  private shown = false
+  constructor(
+    private readonly total: number,
+    quiet: boolean,
+    private readonly enabled = !quiet && process.stderr.isTTY === true,
+  ) {}
+  tick(done: number): void {
+    if (!this.enabled || performance.now() - this.start < 1000) return
+    this.shown = true
+    const width = 30
+    const filled = Math.round((done / this.total) * width)
+    process.stderr.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${this.total} layers`)
+  }
+  done(): void {
+    if (this.shown) process.stderr.write('\r\x1b[K')
+    this.shown = false
+  }
 }
 
 function compareLayer(refDir: string, out: { info: { name: string }; weights: Float32Array | Uint16Array; bias: Float32Array }, report: string[], overall: number): number {
@@ -239,7 +290,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${pkg.version}\n`)
       return 0
     }
-    if (cmd === 'convert') return convert(parseConvert(rest))
+    if (cmd === 'convert') return await convert(parseConvert(rest))
     if (cmd === 'cache' && rest[0] === 'clean') {
       let dir: string | undefined
       for (let i = 1; i < rest.length; i++) {

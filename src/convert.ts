@@ -29,8 +29,6 @@ export interface OutputLayer {
 }
 
 export interface ConvertedModel {
-  /** sha256 of the model's bytes, hex. */
-  sha256: string
   precision: Precision
   /** Layer descriptions, in graph order, known before any weight is laid out. */
   layers: LayerInfo[]
@@ -76,7 +74,6 @@ export function convertModel(bytes: Uint8Array, options: ConvertOptions): Conver
   const graph = new Graph(def, file)
   const plan = planLayers(graph, file)
   return {
-    sha256: sha256Hex(bytes),
     precision,
     layers: plan.layers.map((p) => p.info),
     warnings: plan.warnings,

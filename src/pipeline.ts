@@ -3,7 +3,7 @@
  * bundler integrations call (through the cache); the CLI streams instead.
  */
 import path from 'node:path'
-import { convertModel, type Precision } from './convert.js'
+import { convertModel, sha256Hex, type Precision } from './convert.js'
 import { buildFiles, planAssets, type AssetPlan } from './emit/assets.js'
 import type { ManifestHeader } from './emit/manifest.js'
 
@@ -30,7 +30,7 @@ export function convertToAssets(bytes: Uint8Array, file: string, o: PipelineOpti
   const plan = planAssets(model.layers, { packed: o.packed, align: o.align, modelName: modelStem(file), precision: o.precision })
   const files = buildFiles(model, plan)
   return {
-    header: { source: path.basename(file), sha256: model.sha256, precision: model.precision },
+    header: { source: path.basename(file), sha256: sha256Hex(bytes), precision: model.precision },
     plan,
     files,
     warnings: model.warnings,

@@ -11,7 +11,10 @@ import path from 'node:path'
 import type { PluginBuild } from 'esbuild'
 import { modelStem } from '../pipeline.js'
 
-type EmitContext = { emitFile?: (f: { type: 'asset'; name?: string; fileName?: string; source: Uint8Array }) => string | void }
+type EmitContext = {
+  emitFile?: (f: { type: 'asset'; name?: string; fileName?: string; source: Uint8Array }) => string | void
+  getNativeBuildContext?: () => { loaderContext?: { emitFile?: (name: string, content: Buffer) => void } } | undefined
+}
 
 export interface Emitter {
   /** Forget files held for a previous build (esbuild). */
@@ -52,11 +55,15 @@ function webpackEmitter(): Emitter {
   return {
     reset() {},
     emitAll(ctx, modelFile, files, hash) {
-      const emit = (ctx as EmitContext).emitFile!
+      const c = ctx as EmitContext
+      // The loader's own emitFile records the assets on the module, so that webpack
+      // emits them again when a watch rebuild takes the module from its cache.
+      const loader = c.getNativeBuildContext?.()?.loaderContext
       const names = new Map<string, string>()
       for (const [name, source] of files) {
         const fileName = assetFileName(modelFile, name, source, hash)
-        emit({ type: 'asset', fileName, source })
+        if (loader?.emitFile) loader.emitFile(fileName, Buffer.from(source.buffer, source.byteOffset, source.byteLength))
+        else c.emitFile!({ type: 'asset', fileName, source })
         names.set(name, fileName)
       }
       return (name) => `__webpack_public_path__ + ${JSON.stringify(names.get(name))}`
