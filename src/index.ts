@@ -25,6 +25,8 @@ export const unpluginFactory: UnpluginFactory<Options | undefined> = (rawOptions
   let devServer: ViteDevServer | undefined
   /** Vite dev: URL path -> bytes, served by the middleware. */
   const served = new Map<string, Uint8Array>()
+  /** Vite dev: model file -> the URL paths of its current version (older ones are dropped). */
+  const servedBy = new Map<string, string[]>()
   let devBase = '/'
 
   const log = (msg: string) => {
@@ -66,7 +68,9 @@ export const unpluginFactory: UnpluginFactory<Options | undefined> = (rawOptions
         let urlOf: (name: string) => string
         if (devServer) {
           const dir = `${devBase}@mpscnn/${header.sha256.slice(0, 16)}/`
+          for (const old of servedBy.get(file) ?? []) served.delete(old)
           for (const [name, bytes] of files) served.set(dir + name, bytes)
+          servedBy.set(file, [...files.keys()].map((name) => dir + name))
           urlOf = (name) => JSON.stringify(dir + name)
         } else {
           emitter ??= createEmitter(meta.framework, this)
