@@ -6,7 +6,8 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { MpscnnError } from './errors.js'
-import { convertToAssets, type ConvertedAssets } from './pipeline.js'
+import type { ConvertedAssets } from './pipeline.js'
+import { convertScheduled } from './scheduler.js'
 import { manifestDts } from './emit/manifest.js'
 import { outputAffectingOptions, type ResolvedOptions } from './options.js'
 import { entryKey, modelDigest, readEntry, writeEntry } from './cache.js'
@@ -70,7 +71,7 @@ export async function loadModel(file: string, options: ResolvedOptions, root: st
   }
   const fromCache = assets !== undefined
   if (!assets) {
-    assets = convertToAssets(await read(), display, options)
+    assets = await convertScheduled(await read(), display, options)
     if (key) {
       try {
         await writeEntry(cacheOpts, key, assets)

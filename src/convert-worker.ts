@@ -1,0 +1,23 @@
+/** A worker thread that converts one model (see scheduler.ts). */
+import { parentPort, workerData } from 'node:worker_threads'
+import { isMpscnnError } from './errors.js'
+import { convertToAssets, type PipelineOptions } from './pipeline.js'
+import type { WorkerResult } from './scheduler.js'
+
+const { bytes, file, options } = workerData as { bytes: Uint8Array; file: string; options: PipelineOptions }
+let result: WorkerResult
+const transfer: ArrayBuffer[] = []
+try {
+  const a = convertToAssets(bytes, file, options)
+  const files = [...a.files]
+  for (const [, b] of files) if (b.buffer instanceof ArrayBuffer && !transfer.includes(b.buffer)) transfer.push(b.buffer)
+  result = { ok: true, assets: { header: a.header, plan: a.plan, warnings: a.warnings, files } }
+} catch (e) {
+  result = {
+    ok: false,
+    error: isMpscnnError(e)
+      ? { isMpscnn: true, message: e.message, code: e.code, file: e.file, node: e.node }
+      : { isMpscnn: false, message: (e as Error)?.message ?? String(e) },
+  }
+}
+parentPort!.postMessage(result, transfer)

@@ -1,0 +1,90 @@
+/**
+ * Runs conversions so that several models in one build convert at the same time. A
+ * lone model converts on the calling thread (no worker start-up to pay); when others
+ * are already waiting, they go to worker threads, up to one per spare core. Results
+ * come back with their buffers transferred, not copied.
+ */
+import os from 'node:os'
+import { Worker } from 'node:worker_threads'
+import { MpscnnError } from './errors.js'
+import { convertToAssets, type ConvertedAssets, type PipelineOptions } from './pipeline.js'
+
+interface Job {
+  bytes: Uint8Array
+  file: string
+  options: PipelineOptions
+  resolve: (a: ConvertedAssets) => void
+  reject: (e: unknown) => void
+}
+
+export interface WorkerResult {
+  ok: boolean
+  assets?: Omit<ConvertedAssets, 'files'> & { files: [string, Uint8Array][] }
+  error?: { message: string; code?: string; file?: string; node?: string; isMpscnn: boolean }
+}
+
+/** How many conversions ran where, for tests and the benchmark. */
+export const stats = { inWorker: 0, onMainThread: 0 }
+
+const queue: Job[] = []
+let scheduled = false
+let busyWorkers = 0
+const maxWorkers = Math.max(0, (typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length) - 1)
+
+function runInWorker(job: Job): void {
+  busyWorkers++
+  stats.inWorker++
+  const b = job.bytes
+  // The model's own buffer moves to the worker instead of being copied (its caller is done with it).
+  const own = b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.buffer instanceof ArrayBuffer
+  const w = new Worker(new URL('./convert-worker.js', import.meta.url), {
+    workerData: { bytes: b, file: job.file, options: job.options },
+    transferList: own ? [b.buffer as ArrayBuffer] : [],
+  })
+  let settled = false
+  w.once('message', (r: WorkerResult) => {
+    settled = true
+    if (r.ok) job.resolve({ ...r.assets!, files: new Map(r.assets!.files) })
+    else if (r.error!.isMpscnn) job.reject(Object.assign(new MpscnnError(r.error!.code ?? 'ERROR', r.error!.file ?? job.file, ''), { message: r.error!.message, node: r.error!.node }))
+    else job.reject(new Error(r.error!.message))
+  })
+  w.once('error', (e) => {
+    settled = true
+    job.reject(e)
+  })
+  w.once('exit', () => {
+    busyWorkers--
+    if (!settled) job.reject(new Error(`unplugin-mpscnn: the conversion worker for ${job.file} exited early`))
+    drain()
+  })
+}
+
+function runHere(job: Job): void {
+  stats.onMainThread++
+  try {
+    job.resolve(convertToAssets(job.bytes, job.file, job.options))
+  } catch (e) {
+    job.reject(e)
+  }
+}
+
+function drain(): void {
+  scheduled = false
+  while (queue.length > 0) {
+    // The last waiting job runs here; the others go to free workers.
+    if (queue.length > 1 && busyWorkers < maxWorkers) runInWorker(queue.shift()!)
+    else runHere(queue.shift()!)
+  }
+}
+
+/** Converts, possibly on a worker thread when other conversions are pending. */
+export function convertScheduled(bytes: Uint8Array, file: string, options: PipelineOptions): Promise<ConvertedAssets> {
+  return new Promise((resolve, reject) => {
+    queue.push({ bytes, file, options: { packed: options.packed, align: options.align, precision: options.precision }, resolve, reject })
+    if (!scheduled) {
+      scheduled = true
+      // Let the bundler ask for its other modules first, so that they can run together.
+      setImmediate(drain)
+    }
+  })
+}
