@@ -7,7 +7,7 @@ import { loadModel, type LoadedModel } from './core.js'
 import { isMpscnnError } from './errors.js'
 import { manifestModule } from './emit/manifest.js'
 import { createEmitter, type Emitter } from './emit/bundler.js'
-import { resolveOptions, type Options } from './options.js'
+import { resolveOptions, type Options, type ResolvedOptions } from './options.js'
 import type { ViteDevServer } from 'vite'
 
 export type { Options } from './options.js'
@@ -18,10 +18,28 @@ export { convertModel } from './convert.js'
 export const PLUGIN_NAME = 'unplugin-mpscnn'
 
 export const unpluginFactory: UnpluginFactory<Options | undefined> = (rawOptions, meta) => {
-  let root = process.cwd()
-  let options = resolveOptions(rawOptions, root)
-  let emitter: Emitter | undefined
-  let logInfo: (msg: string) => void = () => {}
+  /**
+   * Root, options, emitter and logger of a build. One for the plugin instance, except in
+   * esbuild, where one instance may serve several builds at once: each gets its own.
+   */
+  interface BuildState {
+    root: string
+    options: ResolvedOptions
+    emitter?: Emitter
+    logInfo: (msg: string) => void
+  }
+  const shared: BuildState = { root: process.cwd(), options: resolveOptions(rawOptions), logInfo: () => {} }
+  const esbuildStates = new WeakMap<object, BuildState>()
+  const stateOf = (ctx: unknown): BuildState => {
+    if (meta.framework !== 'esbuild') return shared
+    const native = (ctx as { getNativeBuildContext?: () => { framework: string; build?: object } | undefined }).getNativeBuildContext?.()
+    return (native?.build && esbuildStates.get(native.build)) || shared
+  }
+  const configure = (root: string, logInfo?: (msg: string) => void) => {
+    shared.root = root
+    shared.options = resolveOptions(rawOptions, root)
+    if (logInfo) shared.logInfo = logInfo
+  }
   let devServer: ViteDevServer | undefined
   /** Vite dev: URL path -> bytes, served by the middleware. */
   const served = new Map<string, Uint8Array>()
@@ -29,31 +47,25 @@ export const unpluginFactory: UnpluginFactory<Options | undefined> = (rawOptions
   const servedBy = new Map<string, string[]>()
   let devBase = '/'
 
-  const log = (msg: string) => {
-    if (!options.quiet) logInfo(msg)
-  }
-
   return {
     name: PLUGIN_NAME,
     enforce: 'pre',
 
-    buildStart() {
-      emitter ??= createEmitter(meta.framework, this)
-      emitter.reset()
-    },
-
     load: {
-      filter: { id: { include: options.include as never, exclude: options.exclude as never } },
+      filter: { id: { include: shared.options.include as never, exclude: shared.options.exclude as never } },
       async handler(id) {
         const file = id.replace(/[?#].*$/, '')
+        const state = stateOf(this)
         this.addWatchFile(file)
         let model: LoadedModel
         try {
-          model = await loadModel(file, options, root, (m) => this.warn(m))
+          model = await loadModel(file, state.options, state.root, (m) => this.warn(m))
         } catch (e) {
           if (isMpscnnError(e)) {
             // One line, no stack: the message names the file, the node and the fix.
-            const err = new Error(e.message) as Error & { code?: string; id?: string; plugin?: string }
+            // webpack and Rspack show neither `plugin` nor the hook: name the plugin in the text.
+            const prefix = meta.framework === 'webpack' || meta.framework === 'rspack' ? `[${PLUGIN_NAME}] ` : ''
+            const err = new Error(prefix + e.message) as Error & { code?: string; id?: string; plugin?: string }
             err.code = e.code
             err.id = file
             err.plugin = PLUGIN_NAME
@@ -63,7 +75,7 @@ export const unpluginFactory: UnpluginFactory<Options | undefined> = (rawOptions
           throw e
         }
         for (const w of model.assets.warnings) this.warn(w)
-        log(model.summary)
+        if (!state.options.quiet) state.logInfo(model.summary)
         const { header, plan, files } = model.assets
         let urlOf: (name: string) => string
         if (devServer) {
@@ -73,8 +85,8 @@ export const unpluginFactory: UnpluginFactory<Options | undefined> = (rawOptions
           servedBy.set(file, [...files.keys()].map((name) => dir + name))
           urlOf = (name) => JSON.stringify(dir + name)
         } else {
-          emitter ??= createEmitter(meta.framework, this)
-          urlOf = emitter.emitAll(this, file, files, options.hash)
+          state.emitter ??= createEmitter(meta.framework, this)
+          urlOf = state.emitter.emitAll(this, file, files, state.options.hash)
         }
         return { code: manifestModule(header, plan, urlOf), map: { mappings: '' } }
       },
@@ -82,10 +94,8 @@ export const unpluginFactory: UnpluginFactory<Options | undefined> = (rawOptions
 
     vite: {
       configResolved(config) {
-        root = config.root
-        options = resolveOptions(rawOptions, root)
+        configure(config.root, (msg) => config.logger.info(`[mpscnn] ${msg}`, { timestamp: true }))
         devBase = config.base.endsWith('/') ? config.base : `${config.base}/`
-        logInfo = (msg) => config.logger.info(`[mpscnn] ${msg}`, { timestamp: true })
       },
       configureServer(server) {
         devServer = server
@@ -104,32 +114,31 @@ export const unpluginFactory: UnpluginFactory<Options | undefined> = (rawOptions
     rollup: {
       options() {
         const ctx = this as unknown as { info?: (m: string) => void }
-        logInfo = (msg) => ctx.info?.(msg)
+        shared.logInfo = (msg) => ctx.info?.(msg)
       },
     },
 
     webpack(compiler) {
-      root = compiler.context
-      options = resolveOptions(rawOptions, root)
       const logger = compiler.getInfrastructureLogger(PLUGIN_NAME)
-      logInfo = (msg) => logger.info(msg)
+      configure(compiler.context, (msg) => logger.info(msg))
     },
 
     rspack(compiler) {
-      root = compiler.context
-      options = resolveOptions(rawOptions, root)
       const logger = compiler.getInfrastructureLogger(PLUGIN_NAME)
-      logInfo = (msg) => logger.info(msg)
+      configure(compiler.context, (msg) => logger.info(msg))
     },
 
     esbuild: {
       onLoadFilter: /\.pb(txt)?$/,
       setup(build) {
         const level = build.initialOptions.logLevel ?? 'warning'
-        if (level === 'info' || level === 'debug' || level === 'verbose') logInfo = (msg) => console.error(`[mpscnn] ${msg}`)
-        root = build.initialOptions.absWorkingDir ?? process.cwd()
-        options = resolveOptions(rawOptions, root)
-        emitter = createEmitter('esbuild', undefined, build)
+        const root = build.initialOptions.absWorkingDir ?? process.cwd()
+        esbuildStates.set(build, {
+          root,
+          options: resolveOptions(rawOptions, root),
+          emitter: createEmitter('esbuild', undefined, build),
+          logInfo: level === 'info' || level === 'debug' || level === 'verbose' ? (msg) => console.error(`[mpscnn] ${msg}`) : () => {},
+        })
       },
     },
   }

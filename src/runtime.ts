@@ -46,7 +46,7 @@ export interface MpscnnManifest<Name extends string = string> {
 }
 
 /** Finds a layer by name; with a generated `.pb.d.ts` a misspelt name fails type checking. */
-export function getLayer<Name extends string>(manifest: MpscnnManifest<Name>, name: Name): MpscnnLayer<Name> {
+export function getLayer<Name extends string>(manifest: MpscnnManifest<Name>, name: NoInfer<Name>): MpscnnLayer<Name> {
   const layer = manifest.layers.find((l) => l.name === name)
   if (!layer) throw new Error(`unplugin-mpscnn: no layer named ${JSON.stringify(name)} in ${manifest.source}`)
   return layer

@@ -17,8 +17,6 @@ type EmitContext = {
 }
 
 export interface Emitter {
-  /** Forget files held for a previous build (esbuild). */
-  reset(): void
   /** Emits every file of one model; returns the URL expression of each file name. */
   emitAll(ctx: unknown, modelFile: string, files: Map<string, Uint8Array>, hash: boolean): (name: string) => string
 }
@@ -36,7 +34,6 @@ export function assetFileName(modelFile: string, name: string, bytes: Uint8Array
 
 function rollupEmitter(): Emitter {
   return {
-    reset() {},
     emitAll(ctx, modelFile, files, hash) {
       const emit = (ctx as EmitContext).emitFile!
       const refs = new Map<string, string>()
@@ -53,7 +50,6 @@ function rollupEmitter(): Emitter {
 
 function webpackEmitter(): Emitter {
   return {
-    reset() {},
     emitAll(ctx, modelFile, files, hash) {
       const c = ctx as EmitContext
       // The loader's own emitFile records the assets on the module, so that webpack
@@ -99,7 +95,6 @@ function esbuildEmitter(build: PluginBuild): Emitter {
     }
   })
   return {
-    reset() {},
     emitAll(_ctx, modelFile, files, hash) {
       if (!absOut) {
         throw new Error(`unplugin-mpscnn: esbuild needs outdir or outfile to emit the weights of ${modelFile}`)
