@@ -7,7 +7,7 @@
 export type MpscnnLayerKind = 'conv' | 'depthwise' | 'fullyConnected'
 
 export interface MpscnnTensor {
-  /** Where the bytes are: a URL in a bundled module, a file name in the CLI's manifest.json. */
+  /** Where the bytes are: a URL. (The CLI's manifest.json has `file`, a name in its output folder, instead.) */
   url: string
   /** Byte offset of the tensor inside the file (0 unless packed). */
   offset: number

@@ -1,0 +1,254 @@
+/**
+ * The playground in a real browser: the sample model generated, the app built with Vite
+ * (into a temp folder, not playground/dist) and served over HTTP, and the same app under
+ * `vite dev`, driven with Chromium through playwright-core.
+ *
+ * Needs the compiled plugin (`npm run build`: playground/vite.config.ts imports
+ * `unplugin-mpscnn/vite`, i.e. dist/) and Chromium at /usr/bin/chromium (or $CHROMIUM);
+ * skipped, with a message, when Chromium is missing.
+ */
+import fs from 'node:fs'
+import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Browser, ConsoleMessage, Page, Response } from 'playwright-core'
+import type { ViteDevServer } from 'vite'
+import { convertModel } from '../src/convert.js'
+import { PLAYGROUND_CONFIG, PLAYGROUND_ROOT, REPO_ROOT, SAMPLE_MODEL, ensureSampleModel } from '../scripts/sample-model.js'
+import { serve } from '../scripts/serve.mjs'
+
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium'
+const HAVE_CHROMIUM = fs.existsSync(CHROMIUM)
+const SCREENSHOT = path.join(REPO_ROOT, 'test', 'artifacts', 'playground.png')
+
+if (!HAVE_CHROMIUM) {
+  console.warn(`[e2e] skipped: no Chromium at ${CHROMIUM} (install Debian's chromium, or set CHROMIUM=/path/to/chromium)`)
+}
+
+interface ExpectedLayer {
+  name: string
+  /** Bytes of `weights_<name>.dat`. */
+  weightBytes: number
+}
+
+let tmp: string
+let expected: ExpectedLayer[]
+let browser: Browser
+
+beforeAll(async () => {
+  if (!HAVE_CHROMIUM) return
+  if (!fs.existsSync(path.join(REPO_ROOT, 'dist', 'vite.js'))) {
+    throw new Error('dist/vite.js is missing: run `npm run build` first (the playground uses the compiled plugin through `unplugin-mpscnn/vite`)')
+  }
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mpscnn-e2e-'))
+  const { bytes } = ensureSampleModel()
+  // The expected layers, straight from the converter (not from what the app shows).
+  const model = convertModel(bytes, { file: SAMPLE_MODEL })
+  expected = model.layers.map((l) => ({ name: l.name, weightBytes: l.weightShape.reduce((a, b) => a * b, 1) * 4 }))
+  expect(expected.length).toBeGreaterThan(90)
+  const { chromium } = await import('playwright-core')
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+  })
+})
+
+afterAll(async () => {
+  await browser?.close()
+  if (tmp) fs.rmSync(tmp, { recursive: true, force: true })
+})
+
+interface Watched {
+  page: Page
+  errors: string[]
+}
+
+/** A fresh page that records every console error, uncaught exception and failed request. */
+async function newPage(): Promise<Watched> {
+  const page = await browser.newPage({ viewport: { width: 1440, height: 1000 }, colorScheme: 'light' })
+  const errors: string[] = []
+  page.on('console', (m: ConsoleMessage) => {
+    if (m.type() === 'error') errors.push(`console.error: ${m.text()} (${m.location().url})`)
+  })
+  page.on('pageerror', (e: Error) => errors.push(`pageerror: ${e.message}`))
+  page.on('requestfailed', (r) => errors.push(`request failed: ${r.url()} (${r.failure()?.errorText})`))
+  return { page, errors }
+}
+
+async function openPage(url: string): Promise<Watched> {
+  const w = await newPage()
+  await w.page.goto(url, { waitUntil: 'load' })
+  return w
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+}
+
+/** `weights_<name>.dat`, or Vite's `weights_<name>-<hash8>.dat`: not another layer's file. */
+function isWeightsPath(name: string, pathname: string): boolean {
+  return new RegExp(`/weights_${escapeRegExp(name)}(-[A-Za-z0-9_-]{8})?\\.dat$`).test(pathname)
+}
+
+function isWeightsOf(name: string): (r: Response) => boolean {
+  return (r) => isWeightsPath(name, new URL(r.url()).pathname)
+}
+
+/** Selects a layer with `click`, checks the response for its weights and the histogram drawn from them. */
+async function selectAndCheck(page: Page, layer: ExpectedLayer, click: () => Promise<void>): Promise<Response> {
+  const response = page.waitForResponse(isWeightsOf(layer.name), { timeout: 30_000 })
+  await click()
+  const res = await response
+  expect(res.status(), res.url()).toBe(200)
+  expect((await res.body()).byteLength, res.url()).toBe(layer.weightBytes)
+  await checkHistogram(page, layer)
+  return res
+}
+
+async function checkHistogram(page: Page, layer: ExpectedLayer): Promise<void> {
+  const panel = page.locator(`[data-testid="histogram"][data-state="ready"][data-layer="${layer.name}"]`)
+  await panel.waitFor({ timeout: 30_000 })
+  const heights = await panel.locator('svg rect.bin').evaluateAll((els) => els.map((e) => Number(e.getAttribute('height'))))
+  expect(heights.length, 'histogram bins').toBeGreaterThan(1)
+  for (const h of heights) expect(h).toBeGreaterThan(0)
+  const text = (await panel.innerText()).toLowerCase()
+  for (const label of ['min', 'max', 'mean', 'std']) expect(text).toContain(label)
+  await expect.poll(() => page.locator(`[data-testid="layer-row"][data-layer="${layer.name}"]`).getAttribute('aria-selected')).toBe('true')
+}
+
+describe.skipIf(!HAVE_CHROMIUM)(`playground, built with vite.build${HAVE_CHROMIUM ? '' : ` (skipped: no Chromium at ${CHROMIUM})`}`, () => {
+  let server: Server
+  let url: string
+  let outDir: string
+
+  beforeAll(async () => {
+    outDir = path.join(tmp, 'dist')
+    const { build } = await import('vite')
+    await build({
+      root: PLAYGROUND_ROOT,
+      configFile: PLAYGROUND_CONFIG,
+      logLevel: 'silent',
+      build: { outDir, emptyOutDir: true },
+    })
+    ;({ server, url } = await serve(outDir))
+  })
+
+  afterAll(async () => {
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()))
+  })
+
+  it('emits one weights and one bias file per layer next to the bundle', () => {
+    const assets = fs.readdirSync(path.join(outDir, 'assets'))
+    expect(assets.filter((f) => f.endsWith('.dat'))).toHaveLength(expected.length * 2)
+    expect(assets.filter((f) => f.endsWith('.js'))).toHaveLength(1)
+  })
+
+  it('shows every layer, the bytes chart, and a layer’s weights on demand, without console errors', async () => {
+    const { page, errors } = await openPage(url)
+    try {
+      const rows = page.locator('[data-testid="layer-row"]')
+      await rows.first().waitFor()
+      // Every layer of the model is a row, in graph order.
+      const names = await rows.evaluateAll((els) => els.map((e) => e.getAttribute('data-layer')))
+      expect(names).toEqual(expected.map((l) => l.name))
+
+      // The chart: one bar per layer, each with a height.
+      const bars = page.locator('[data-testid="bytes-chart"] rect.bar')
+      await expect.poll(() => bars.count()).toBe(expected.length)
+      const barLayers = await bars.evaluateAll((els) => els.map((e) => e.getAttribute('data-layer')))
+      expect(barLayers).toEqual(expected.map((l) => l.name))
+      const barHeights = await bars.evaluateAll((els) => els.map((e) => Number(e.getAttribute('height'))))
+      for (const h of barHeights) expect(h).toBeGreaterThan(0)
+
+      // Totals.
+      const totals = await page.getByTestId('totals').innerText()
+      expect(totals).toContain(String(expected.length))
+      expect(totals.toLowerCase()).toContain('parameters')
+
+      // Nothing is fetched before a layer is selected.
+      const before = await page.evaluate(() => performance.getEntriesByType('resource').filter((e) => e.name.endsWith('.dat')).length)
+      expect(before).toBe(0)
+
+      // Selecting a row fetches that layer's weights and draws the histogram.
+      // The largest convolution: a well-filled histogram for the screenshot.
+      const conv = expected.slice(0, -1).reduce((a, b) => (b.weightBytes > a.weightBytes ? b : a))
+      await selectAndCheck(page, conv, () => page.locator(`[data-testid="layer-row"][data-layer="${conv.name}"]`).click())
+
+      // So does a bar of the chart (the classifier, the largest file).
+      const last = expected[expected.length - 1]
+      await selectAndCheck(page, last, () => page.locator(`[data-testid="bytes-chart"] .bar-group[data-layer="${last.name}"]`).click())
+
+      // Back to the first layer (for the screenshot): its file was fetched once and is not fetched again.
+      await page.locator(`[data-testid="layer-row"][data-layer="${conv.name}"]`).click()
+      await checkHistogram(page, conv)
+      const fetched = await page.evaluate(() => performance.getEntriesByType('resource').map((e) => e.name).filter((n) => n.endsWith('.dat')))
+      expect(fetched.filter((n) => isWeightsPath(conv.name, new URL(n).pathname))).toHaveLength(1)
+      fs.mkdirSync(path.dirname(SCREENSHOT), { recursive: true })
+      await page.evaluate(() => window.scrollTo(0, 0))
+      await page.screenshot({ path: SCREENSHOT, fullPage: true })
+
+      expect(errors).toEqual([])
+    } finally {
+      await page.close()
+    }
+  })
+
+  it('selects the layer named in the URL hash', async () => {
+    const layer = expected[3]
+    const { page, errors } = await newPage()
+    try {
+      const response = page.waitForResponse(isWeightsOf(layer.name), { timeout: 30_000 })
+      await page.goto(`${url}#${encodeURIComponent(layer.name)}`)
+      const res = await response
+      expect(res.status()).toBe(200)
+      expect((await res.body()).byteLength).toBe(layer.weightBytes)
+      await checkHistogram(page, layer)
+      expect(errors).toEqual([])
+    } finally {
+      await page.close()
+    }
+  })
+})
+
+describe.skipIf(!HAVE_CHROMIUM)(`playground under vite dev${HAVE_CHROMIUM ? '' : ` (skipped: no Chromium at ${CHROMIUM})`}`, () => {
+  let dev: ViteDevServer
+  let url: string
+
+  beforeAll(async () => {
+    const { createServer } = await import('vite')
+    dev = await createServer({
+      root: PLAYGROUND_ROOT,
+      configFile: PLAYGROUND_CONFIG,
+      logLevel: 'silent',
+      // Its own dependency cache: other tests and a running `vite dev` share node_modules/.vite.
+      cacheDir: path.join(tmp, 'vite-cache'),
+      server: { host: '127.0.0.1', port: 0, strictPort: true, watch: null },
+    })
+    await dev.listen()
+    const addr = dev.httpServer!.address() as AddressInfo
+    url = `http://127.0.0.1:${addr.port}/`
+  })
+
+  afterAll(async () => {
+    await dev?.close()
+  })
+
+  it('renders the table and loads a layer’s weights from the plugin’s dev middleware', async () => {
+    const { page, errors } = await openPage(url)
+    try {
+      const rows = page.locator('[data-testid="layer-row"]')
+      await rows.first().waitFor({ timeout: 60_000 })
+      await expect.poll(() => rows.count()).toBe(expected.length)
+      await expect.poll(() => page.locator('[data-testid="bytes-chart"] rect.bar').count()).toBe(expected.length)
+      const layer = expected[1]
+      const res = await selectAndCheck(page, layer, () => page.locator(`[data-testid="layer-row"][data-layer="${layer.name}"]`).click())
+      // Served by the plugin's middleware, not by a build.
+      expect(new URL(res.url()).pathname).toMatch(/^\/@mpscnn\/[0-9a-f]{16}\/weights_/)
+      expect(errors).toEqual([])
+    } finally {
+      await page.close()
+    }
+  })
+})
