@@ -19,6 +19,8 @@ import { formatBytes } from './core.js'
 import { modelStem } from './pipeline.js'
 import { cleanCache } from './cache.js'
 import { readShared, sha256Async } from './read.js'
+import { Worker } from 'node:worker_threads'
+import type { WorkerInit, WorkerJob, WorkerReply } from './layout-worker.js'
 import { resolveOptions } from './options.js'
 
 const USAGE = `Usage:
@@ -135,7 +137,7 @@ function swapInto(src: string, dest: string): void {
 class Writer {
   private inflight = new Set<Promise<void>>()
   private bytes = 0
-  constructor(private readonly limit = 64 << 20) {}
+  constructor(private readonly limit = 16 << 20) {}
   async add(job: () => Promise<void>, size: number): Promise<void> {
     while (this.bytes + size > this.limit && this.inflight.size > 0) await Promise.race(this.inflight)
     this.bytes += size
@@ -150,12 +152,60 @@ class Writer {
   }
 }
 
+/** Below this size a layout worker costs more than it saves. */
+const HELPER_MIN_BYTES = 16 << 20
+/** The worker hashes the model first, so it takes a bit less than half of the layout. */
+const HELPER_SHARE = 0.42
+
+/** A worker thread that hashes the model, then lays out and writes the layers it is sent. */
+class LayoutHelper {
+  private readonly worker: Worker
+  readonly sha256: Promise<string>
+  private readonly reply: Promise<WorkerReply>
+  constructor(model: SharedArrayBuffer, init: Omit<WorkerInit, 'model'>) {
+    this.worker = new Worker(new URL('./layout-worker.js', import.meta.url), { workerData: { ...init, model } satisfies WorkerInit })
+    let onHash!: (h: string) => void
+    let onReply!: (r: WorkerReply) => void
+    this.sha256 = new Promise((resolve) => (onHash = resolve))
+    this.reply = new Promise((resolve) => (onReply = resolve))
+    const failed = new Promise<never>((_, reject) => {
+      this.worker.once('error', reject)
+      this.worker.once('exit', (code) => reject(new Error(`the layout worker exited with code ${code}`)))
+    })
+    failed.catch(() => {})
+    this.worker.on('message', (m: { sha256: string } | WorkerReply) => ('sha256' in m ? onHash(m.sha256) : onReply(m)))
+    this.sha256 = Promise.race([failed, this.sha256])
+    this.reply = Promise.race([failed, this.reply])
+    this.sha256.catch(() => {})
+    this.reply.catch(() => {})
+  }
+  run(jobs: WorkerJob[]): Promise<WorkerReply> {
+    this.worker.postMessage(jobs)
+    return this.reply
+  }
+  async close(): Promise<void> {
+    this.worker.removeAllListeners('exit')
+    await this.worker.terminate()
+  }
+}
+
 async function convert(a: ConvertArgs): Promise<number> {
   const t0 = performance.now()
   const file = a.model
   const bytes = readShared(file)
+  const shared = bytes.buffer instanceof SharedArrayBuffer && bytes.byteLength === bytes.buffer.byteLength ? bytes.buffer : undefined
+  const helper = shared && bytes.length >= HELPER_MIN_BYTES && !a.datDir ? new LayoutHelper(shared, { precision: a.precision, hash: a.hash && !a.packed, packed: a.packed }) : undefined
+  try {
+    return await convertWith(a, bytes, helper, t0)
+  } finally {
+    await helper?.close()
+  }
+}
+
+async function convertWith(a: ConvertArgs, bytes: Uint8Array, helper: LayoutHelper | undefined, t0: number): Promise<number> {
+  const file = a.model
   const model = convertModel(bytes, { file, precision: a.precision })
-  const digest = sha256Async(bytes)
+  const digest = helper ? helper.sha256 : sha256Async(bytes)
   digest.catch(() => {})
   for (const w of model.warnings) process.stderr.write(`mpscnn: warning: ${w}\n`)
   const stem = modelStem(file)
@@ -164,76 +214,86 @@ async function convert(a: ConvertArgs): Promise<number> {
   const tmp = `${outDir}.tmp-${process.pid}`
   fs.rmSync(tmp, { recursive: true, force: true })
   fs.mkdirSync(tmp, { recursive: true })
-  const finalNames = new Map<string, string>()
   const report: string[] = []
   const writer = new Writer()
-  let overall = 0
-  let total = 0
   const progress = new Progress(model.layers.length, a.quiet)
+  const hashed = new Map<string, string>() // plan file name -> hashed name
+  const hashName = (name: string, h: string) => `${name.slice(0, -4)}-${h}.dat`
+  let overall = 0
+  const total = plan.files.reduce((n, f) => n + f.size, 0)
   try {
-    if (plan.packed) {
-      const f = plan.files[0]
-      const fh = await fs.promises.open(path.join(tmp, f.name), 'w')
-      const hasher = a.hash ? createHash('sha256') : undefined
-      let pos = 0
-      try {
-        let i = 0
-        for (const out of model.outputs()) {
-          const p = plan.layers[i++]
-          for (const [t, arr] of [[p.weights, out.weights], [p.bias, out.bias]] as const) {
-            const view = new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength)
-            if (hasher && t.offset > pos) hasher.update(new Uint8Array(t.offset - pos))
-            hasher?.update(view)
-            pos = t.offset + view.byteLength
-            await writer.add(async () => {
-              await fh.write(view, 0, view.byteLength, t.offset)
-            }, view.byteLength)
-          }
-          if (a.datDir) overall = compareLayer(a.datDir, out, report, overall)
-          progress.tick(i)
+    const packedPath = plan.packed ? path.join(tmp, plan.files[0].name) : undefined
+    const packed = packedPath ? await fs.promises.open(packedPath, 'w') : undefined
+    try {
+      if (packed) await packed.truncate(plan.files[0].size)
+      // Share the layout: the largest layers whose weights sit in the shared buffer go to
+      // the worker until it has its share of the elements.
+      const remote: WorkerJob[] = []
+      if (helper) {
+        const all = plan.layers.reduce((n, l) => n + l.weights.byteLength, 0)
+        let taken = 0
+        const order = plan.layers.map((_, i) => i).sort((x, y) => plan.layers[y].weights.byteLength - plan.layers[x].weights.byteLength)
+        for (const i of order) {
+          const size = plan.layers[i].weights.byteLength
+          if (taken + size > all * HELPER_SHARE) continue
+          const job = model.job(i)
+          if (!job) continue
+          const l = plan.layers[i]
+          const at = (t: typeof l.weights) => ({ path: packedPath ?? path.join(tmp, t.file), offset: t.offset })
+          remote.push({ ...job, weightsAt: at(l.weights), biasAt: at(l.bias) })
+          taken += size
         }
-        await writer.drain()
-        await fh.truncate(f.size)
-      } finally {
-        await writer.drain()
-        await fh.close()
       }
-      total = f.size
-      if (hasher) {
-        const hashed = `${stem}-${hasher.digest('hex').slice(0, 8)}.dat`
-        fs.renameSync(path.join(tmp, f.name), path.join(tmp, hashed))
-        finalNames.set(f.name, hashed)
-      }
-    } else {
-      let i = 0
-      try {
-        for (const out of model.outputs()) {
-          const p = plan.layers[i++]
-          for (const [t, arr] of [[p.weights, out.weights], [p.bias, out.bias]] as const) {
-            const view = new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength)
+      const remoteSet = new Set(remote.map((j) => j.layer))
+      const remoteDone = remote.length ? helper!.run(remote.sort((x, y) => x.layer - y.layer)) : undefined
+      const layOutHere = async (i: number) => {
+        const out = model.layOut(i)
+        const p = plan.layers[i]
+        for (const [t, arr] of [[p.weights, out.weights], [p.bias, out.bias]] as const) {
+          const view = new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength)
+          if (packed) {
+            await writer.add(async () => void (await packed.write(view, 0, view.byteLength, t.offset)), view.byteLength)
+          } else {
             let name = t.file
-            if (a.hash) {
-              name = `${name.slice(0, -4)}-${createHash('sha256').update(view).digest('hex').slice(0, 8)}.dat`
-              finalNames.set(t.file, name)
-            }
+            if (a.hash) hashed.set(t.file, (name = hashName(t.file, createHash('sha256').update(view).digest('hex').slice(0, 8))))
             const target = path.join(tmp, name)
             await writer.add(() => fs.promises.writeFile(target, view), view.byteLength)
-            total += view.byteLength
           }
-          if (a.datDir) overall = compareLayer(a.datDir, out, report, overall)
-          progress.tick(i)
         }
-      } finally {
-        await writer.drain()
+        if (a.datDir) overall = compareLayer(a.datDir, out, report, overall)
+        progress.tick(i + 1)
       }
+      for (let i = 0; i < plan.layers.length; i++) if (!remoteSet.has(i)) await layOutHere(i)
+      await writer.drain()
+      if (remoteDone) {
+        const r = await remoteDone
+        // The worker skips what it cannot lay out; doing that layer here raises its error.
+        for (const i of r.failed) await layOutHere(i)
+        await writer.drain()
+        for (const [i, wh, bh] of r.hashes) {
+          const l = plan.layers[i]
+          for (const [t, h] of [[l.weights, wh], [l.bias, bh]] as const) {
+            hashed.set(t.file, hashName(t.file, h))
+            fs.renameSync(path.join(tmp, t.file), path.join(tmp, hashName(t.file, h)))
+          }
+        }
+      }
+    } finally {
+      await writer.drain()
+      await packed?.close()
     }
-    for (const l of plan.layers) {
-      for (const t of [l.weights, l.bias]) t.file = finalNames.get(t.file) ?? t.file
+    if (packedPath && a.hash) {
+      const h = createHash('sha256').update(fs.readFileSync(packedPath)).digest('hex').slice(0, 8)
+      const name = plan.files[0].name
+      hashed.set(name, hashName(name, h))
+      fs.renameSync(packedPath, path.join(tmp, hashName(name, h)))
     }
+    for (const l of plan.layers) for (const t of [l.weights, l.bias]) t.file = hashed.get(t.file) ?? t.file
     fs.writeFileSync(path.join(tmp, 'manifest.json'), manifestJson({ source: path.basename(file), sha256: await digest, precision: model.precision }, plan))
     swapInto(tmp, outDir)
   } catch (e) {
     progress.done()
+    await helper?.close() // it may still be writing into tmp
     fs.rmSync(tmp, { recursive: true, force: true })
     throw e
   }

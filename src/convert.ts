@@ -35,6 +35,24 @@ export interface ConvertedModel {
   warnings: string[]
   /** Lays the layers out one at a time, so that a caller can write each and let it go. */
   outputs(): Generator<OutputLayer>
+  /** Lays out layer i alone (raises the layer's error, if it has one). */
+  layOut(i: number): OutputLayer
+  /**
+   * What laying out layer i takes when its weights are float32 content inside `bytes`
+   * (no copy made yet): enough for another thread that shares `bytes` to do it.
+   */
+  job(i: number): LayoutJob | undefined
+}
+
+/** Layer i's layout as plain data: source range in the model's bytes, shape, folded scale and bias. */
+export interface LayoutJob {
+  layer: number
+  srcOffset: number
+  K: number
+  O: number
+  rows: boolean
+  scale: Float64Array
+  bias: Float32Array
 }
 
 export function parseModel(bytes: Uint8Array, file: string): GraphDef {
@@ -79,6 +97,13 @@ export function convertModel(bytes: Uint8Array, options: ConvertOptions): Conver
     warnings: plan.warnings,
     *outputs() {
       for (const p of plan.layers) yield layOut(p, precision, file)
+    },
+    layOut: (i) => layOut(plan.layers[i], precision, file),
+    job(i) {
+      const p = plan.layers[i]
+      const raw = p.weights.raw
+      if (!raw || raw.buffer !== bytes.buffer) return undefined
+      return { layer: i, srcOffset: raw.byteOffset, K: p.K, O: p.info.outputChannels, rows: p.layout === 'rows', scale: p.scale, bias: Float32Array.from(p.bias) }
     },
   }
 }

@@ -69,13 +69,14 @@ let scratch = new Uint8Array(0)
  * A weight tensor's values as float32 for layout. Unaligned float32 content is copied
  * into one scratch buffer reused from layer to layer, instead of a fresh copy each.
  */
-export function float32Source(t: { data: Float32Array | Float64Array; raw?: Uint8Array }): Float32Array {
+export function float32Source(t: { data?: Float32Array | Float64Array; raw?: Uint8Array }): Float32Array {
   const raw = t.raw
-  if (raw && raw.byteOffset % 4 !== 0) {
+  if (raw) {
+    if (raw.byteOffset % 4 === 0) return new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4)
     if (scratch.byteLength < raw.byteLength) scratch = new Uint8Array(Math.max(raw.byteLength, scratch.byteLength * 2))
     scratch.set(raw)
     return new Float32Array(scratch.buffer, 0, raw.byteLength / 4)
   }
-  const d = t.data
+  const d = t.data!
   return d instanceof Float32Array ? d : Float32Array.from(d)
 }

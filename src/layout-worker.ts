@@ -1,0 +1,83 @@
+/**
+ * The CLI's second pair of hands: lays out and writes the layers it is given, reading
+ * their weights straight from the model's SharedArrayBuffer. Layers it cannot finish
+ * (non-finite values, float16 overflow) are reported back by index; the main thread
+ * lays those out again itself to raise the full error.
+ */
+import { createHash } from 'node:crypto'
+import fs from 'node:fs'
+import { parentPort, workerData } from 'node:worker_threads'
+import type { LayoutJob } from './convert.js'
+import { toHalf } from './fold/half.js'
+import { float32Source, scaleRows, transposeScaled } from './fold/layout.js'
+
+export interface WorkerJob extends LayoutJob {
+  /** Absolute paths (or one packed file) and offsets to write weights and bias at. */
+  weightsAt: { path: string; offset: number }
+  biasAt: { path: string; offset: number }
+}
+
+export interface WorkerInit {
+  model: SharedArrayBuffer
+  precision: 'float32' | 'float16'
+  /** Also name files by content (the CLI's --hash). */
+  hash: boolean
+  packed: boolean
+}
+
+export interface WorkerReply {
+  /** Layer index -> [weights hash, bias hash] (8 hex digits), when asked to hash. */
+  hashes: [number, string, string][]
+  failed: number[]
+}
+
+const init = workerData as WorkerInit
+const model = new Uint8Array(init.model)
+
+function write(path: string, offset: number, data: Uint8Array, fds: Map<string, number>): void {
+  let fd = fds.get(path)
+  if (fd === undefined) {
+    // The packed file exists already (the main thread writes into it too).
+    fd = fs.openSync(path, init.packed ? 'r+' : 'w')
+    fds.set(path, fd)
+  }
+  fs.writeSync(fd, data, 0, data.byteLength, offset)
+}
+
+// First the model's sha256, while the main thread parses and plans.
+parentPort!.postMessage({ sha256: createHash('sha256').update(model).digest('hex') })
+
+parentPort!.on('message', (jobs: WorkerJob[]) => {
+  const reply: WorkerReply = { hashes: [], failed: [] }
+  const fds = new Map<string, number>()
+  try {
+    for (const j of jobs) {
+      const src = float32Source({ raw: model.subarray(j.srcOffset, j.srcOffset + j.K * j.O * 4) })
+      const w = new Float32Array(j.K * j.O)
+      const chk = j.rows ? scaleRows(src, j.K, j.O, j.scale, w) : transposeScaled(src, j.K, j.O, j.scale, w)
+      if (chk !== 0) {
+        reply.failed.push(j.layer)
+        continue
+      }
+      let out: Uint8Array = new Uint8Array(w.buffer)
+      if (init.precision === 'float16') {
+        const half = new Uint16Array(w.length)
+        if (toHalf(w, half) >= 0) {
+          reply.failed.push(j.layer)
+          continue
+        }
+        out = new Uint8Array(half.buffer)
+      }
+      const b = new Uint8Array(j.bias.buffer, j.bias.byteOffset, j.bias.byteLength)
+      write(j.weightsAt.path, j.weightsAt.offset, out, fds)
+      write(j.biasAt.path, j.biasAt.offset, b, fds)
+      if (init.hash) {
+        const h = (d: Uint8Array) => createHash('sha256').update(d).digest('hex').slice(0, 8)
+        reply.hashes.push([j.layer, h(out), h(b)])
+      }
+    }
+  } finally {
+    for (const fd of fds.values()) fs.closeSync(fd)
+  }
+  parentPort!.postMessage(reply)
+})
