@@ -18,9 +18,10 @@ import { halfToFloat } from './fold/half.js'
 import { formatBytes } from './core.js'
 import { modelStem } from './pipeline.js'
 import { cleanCache } from './cache.js'
-import { readShared, sha256Async } from './read.js'
+import { attachLayout, readModelMemory, type ModelMemory } from './read.js'
+import { reserve } from './fold/simd.js'
 import { Worker } from 'node:worker_threads'
-import type { WorkerInit, WorkerJob, WorkerReply } from './layout-worker.js'
+import type { WorkerInit, WorkerJob, WorkerReply, WorkerRun } from './layout-worker.js'
 import { resolveOptions } from './options.js'
 
 const USAGE = `Usage:
@@ -130,28 +131,6 @@ function swapInto(src: string, dest: string): void {
   if (old) fs.rmSync(old, { recursive: true, force: true })
 }
 
-/**
- * Writes files with bounded memory: each write runs on libuv's thread pool while the
- * main thread lays out the next layer; at most `limit` bytes wait to be written.
- */
-class Writer {
-  private inflight = new Set<Promise<void>>()
-  private bytes = 0
-  constructor(private readonly limit = 16 << 20) {}
-  async add(job: () => Promise<void>, size: number): Promise<void> {
-    while (this.bytes + size > this.limit && this.inflight.size > 0) await Promise.race(this.inflight)
-    this.bytes += size
-    const p: Promise<void> = job().finally(() => {
-      this.bytes -= size
-      this.inflight.delete(p)
-    })
-    this.inflight.add(p)
-  }
-  async drain(): Promise<void> {
-    await Promise.all(this.inflight)
-  }
-}
-
 /** Below this size a layout worker costs more than it saves. */
 const HELPER_MIN_BYTES = 16 << 20
 /** The worker hashes the model first, so it takes a bit less than half of the layout. */
@@ -162,8 +141,8 @@ class LayoutHelper {
   private readonly worker: Worker
   readonly sha256: Promise<string>
   private readonly reply: Promise<WorkerReply>
-  constructor(model: SharedArrayBuffer, init: Omit<WorkerInit, 'model'>) {
-    this.worker = new Worker(new URL('./layout-worker.js', import.meta.url), { workerData: { ...init, model } satisfies WorkerInit })
+  constructor(init: WorkerInit) {
+    this.worker = new Worker(new URL('./layout-worker.js', import.meta.url), { workerData: init })
     let onHash!: (h: string) => void
     let onReply!: (r: WorkerReply) => void
     this.sha256 = new Promise((resolve) => (onHash = resolve))
@@ -179,8 +158,8 @@ class LayoutHelper {
     this.sha256.catch(() => {})
     this.reply.catch(() => {})
   }
-  run(jobs: WorkerJob[]): Promise<WorkerReply> {
-    this.worker.postMessage(jobs)
+  run(run: WorkerRun): Promise<WorkerReply> {
+    this.worker.postMessage(run)
     return this.reply
   }
   async close(): Promise<void> {
@@ -192,21 +171,23 @@ class LayoutHelper {
 async function convert(a: ConvertArgs): Promise<number> {
   const t0 = performance.now()
   const file = a.model
-  const bytes = readShared(file)
-  const shared = bytes.buffer instanceof SharedArrayBuffer && bytes.byteLength === bytes.buffer.byteLength ? bytes.buffer : undefined
-  const helper = shared && bytes.length >= HELPER_MIN_BYTES && !a.datDir ? new LayoutHelper(shared, { precision: a.precision, hash: a.hash && !a.packed, packed: a.packed }) : undefined
+  const m = readModelMemory(file)
+  const helper =
+    m.bytes.length >= HELPER_MIN_BYTES && !a.datDir
+      ? new LayoutHelper({ memory: m.memory, size: m.bytes.length, precision: a.precision, hash: a.hash && !a.packed, packed: a.packed })
+      : undefined
   try {
-    return await convertWith(a, bytes, helper, t0)
+    return await convertWith(a, m, helper, t0)
   } finally {
     await helper?.close()
   }
 }
 
-async function convertWith(a: ConvertArgs, bytes: Uint8Array, helper: LayoutHelper | undefined, t0: number): Promise<number> {
+async function convertWith(a: ConvertArgs, m: ModelMemory, helper: LayoutHelper | undefined, t0: number): Promise<number> {
   const file = a.model
-  const model = convertModel(bytes, { file, precision: a.precision })
-  const digest = helper ? helper.sha256 : sha256Async(bytes)
-  digest.catch(() => {})
+  const model = convertModel(m.bytes, { file, precision: a.precision, transient: true })
+  const digest = helper ? helper.sha256 : Promise.resolve(createHash('sha256').update(m.bytes).digest('hex'))
+  attachLayout(m, model.layoutRegion)
   for (const w of model.warnings) process.stderr.write(`mpscnn: warning: ${w}\n`)
   const stem = modelStem(file)
   const plan: AssetPlan = planAssets(model.layers, { packed: a.packed, align: a.align, modelName: stem, precision: a.precision })
@@ -215,7 +196,6 @@ async function convertWith(a: ConvertArgs, bytes: Uint8Array, helper: LayoutHelp
   fs.rmSync(tmp, { recursive: true, force: true })
   fs.mkdirSync(tmp, { recursive: true })
   const report: string[] = []
-  const writer = new Writer()
   const progress = new Progress(model.layers.length, a.quiet)
   const hashed = new Map<string, string>() // plan file name -> hashed name
   const hashName = (name: string, h: string) => `${name.slice(0, -4)}-${h}.dat`
@@ -223,9 +203,9 @@ async function convertWith(a: ConvertArgs, bytes: Uint8Array, helper: LayoutHelp
   const total = plan.files.reduce((n, f) => n + f.size, 0)
   try {
     const packedPath = plan.packed ? path.join(tmp, plan.files[0].name) : undefined
-    const packed = packedPath ? await fs.promises.open(packedPath, 'w') : undefined
+    const packed = packedPath ? fs.openSync(packedPath, 'w') : undefined
     try {
-      if (packed) await packed.truncate(plan.files[0].size)
+      if (packed !== undefined) fs.ftruncateSync(packed, plan.files[0].size)
       // Share the layout: the largest layers whose weights sit in the shared buffer go to
       // the worker until it has its share of the elements.
       const remote: WorkerJob[] = []
@@ -245,31 +225,30 @@ async function convertWith(a: ConvertArgs, bytes: Uint8Array, helper: LayoutHelp
         }
       }
       const remoteSet = new Set(remote.map((j) => j.layer))
-      const remoteDone = remote.length ? helper!.run(remote.sort((x, y) => x.layer - y.layer)) : undefined
-      const layOutHere = async (i: number) => {
+      const remoteDone = remote.length
+        ? helper!.run({ jobs: remote.sort((x, y) => x.layer - y.layer), out: reserve(m.memory, model.layoutRegion), capacity: model.layoutRegion })
+        : undefined
+      // Weights come back as a view of a buffer the next layer reuses: write them now.
+      const layOutHere = (i: number) => {
         const out = model.layOut(i)
         const p = plan.layers[i]
         for (const [t, arr] of [[p.weights, out.weights], [p.bias, out.bias]] as const) {
           const view = new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength)
-          if (packed) {
-            await writer.add(async () => void (await packed.write(view, 0, view.byteLength, t.offset)), view.byteLength)
-          } else {
+          if (packed !== undefined) fs.writeSync(packed, view, 0, view.byteLength, t.offset)
+          else {
             let name = t.file
             if (a.hash) hashed.set(t.file, (name = hashName(t.file, createHash('sha256').update(view).digest('hex').slice(0, 8))))
-            const target = path.join(tmp, name)
-            await writer.add(() => fs.promises.writeFile(target, view), view.byteLength)
+            fs.writeFileSync(path.join(tmp, name), view)
           }
         }
         if (a.datDir) overall = compareLayer(a.datDir, out, report, overall)
         progress.tick(i + 1)
       }
-      for (let i = 0; i < plan.layers.length; i++) if (!remoteSet.has(i)) await layOutHere(i)
-      await writer.drain()
+      for (let i = 0; i < plan.layers.length; i++) if (!remoteSet.has(i)) layOutHere(i)
       if (remoteDone) {
         const r = await remoteDone
         // The worker skips what it cannot lay out; doing that layer here raises its error.
-        for (const i of r.failed) await layOutHere(i)
-        await writer.drain()
+        for (const i of r.failed) layOutHere(i)
         for (const [i, wh, bh] of r.hashes) {
           const l = plan.layers[i]
           for (const [t, h] of [[l.weights, wh], [l.bias, bh]] as const) {
@@ -279,8 +258,7 @@ async function convertWith(a: ConvertArgs, bytes: Uint8Array, helper: LayoutHelp
         }
       }
     } finally {
-      await writer.drain()
-      await packed?.close()
+      if (packed !== undefined) fs.closeSync(packed)
     }
     if (packedPath && a.hash) {
       const h = createHash('sha256').update(fs.readFileSync(packedPath)).digest('hex').slice(0, 8)

@@ -11,6 +11,7 @@ import { parseGraphDefText } from './graphdef/text.js'
 import { Graph } from './fold/graph.js'
 import { toHalf } from './fold/half.js'
 import { materialize, planLayers, type LayerInfo, type LayerPlan } from './fold/layers.js'
+import { regionSize } from './fold/simd.js'
 
 export type Precision = 'float32' | 'float16'
 
@@ -19,6 +20,12 @@ export interface ConvertOptions {
   file: string
   /** @default 'float32' */
   precision?: Precision
+  /**
+   * `layOut`/`outputs` may return weights that are a view of a buffer reused by the next
+   * layer (the caller writes each layer before asking for the next).
+   * @default false
+   */
+  transient?: boolean
 }
 
 /** One layer, laid out and ready to write. `weights` is float32 or IEEE half bits. */
@@ -33,6 +40,8 @@ export interface ConvertedModel {
   /** Layer descriptions, in graph order, known before any weight is laid out. */
   layers: LayerInfo[]
   warnings: string[]
+  /** Bytes of working memory the SIMD layout of the largest layer needs (see fold/simd.ts). */
+  layoutRegion: number
   /** Lays the layers out one at a time, so that a caller can write each and let it go. */
   outputs(): Generator<OutputLayer>
   /** Lays out layer i alone (raises the layer's error, if it has one). */
@@ -71,8 +80,8 @@ export function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex')
 }
 
-function layOut(p: LayerPlan, precision: Precision, file: string): OutputLayer {
-  const l = materialize(p, file)
+function layOut(p: LayerPlan, precision: Precision, file: string, transient: boolean): OutputLayer {
+  const l = materialize(p, file, { transient })
   if (precision === 'float32') return l
   const half = new Uint16Array(l.weights.length)
   const bad = toHalf(l.weights, half)
@@ -88,6 +97,7 @@ function layOut(p: LayerPlan, precision: Precision, file: string): OutputLayer {
 export function convertModel(bytes: Uint8Array, options: ConvertOptions): ConvertedModel {
   const file = options.file
   const precision = options.precision ?? 'float32'
+  const transient = options.transient ?? false
   const def = parseModel(bytes, file)
   const graph = new Graph(def, file)
   const plan = planLayers(graph, file)
@@ -95,10 +105,11 @@ export function convertModel(bytes: Uint8Array, options: ConvertOptions): Conver
     precision,
     layers: plan.layers.map((p) => p.info),
     warnings: plan.warnings,
+    layoutRegion: plan.layers.reduce((m, p) => Math.max(m, regionSize(p.K, p.info.outputChannels)), 0),
     *outputs() {
-      for (const p of plan.layers) yield layOut(p, precision, file)
+      for (const p of plan.layers) yield layOut(p, precision, file, transient)
     },
-    layOut: (i) => layOut(plan.layers[i], precision, file),
+    layOut: (i) => layOut(plan.layers[i], precision, file, transient),
     job(i) {
       const p = plan.layers[i]
       const raw = p.weights.raw

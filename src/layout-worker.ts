@@ -10,6 +10,7 @@ import { parentPort, workerData } from 'node:worker_threads'
 import type { LayoutJob } from './convert.js'
 import { toHalf } from './fold/half.js'
 import { float32Source, scaleRows, transposeScaled } from './fold/layout.js'
+import { attach, transposeSimd } from './fold/simd.js'
 
 export interface WorkerJob extends LayoutJob {
   /** Absolute paths (or one packed file) and offsets to write weights and bias at. */
@@ -18,11 +19,20 @@ export interface WorkerJob extends LayoutJob {
 }
 
 export interface WorkerInit {
-  model: SharedArrayBuffer
+  /** The shared model memory (read.ts); the model is its first `size` bytes. */
+  memory: WebAssembly.Memory
+  size: number
   precision: 'float32' | 'float16'
   /** Also name files by content (the CLI's --hash). */
   hash: boolean
   packed: boolean
+}
+
+export interface WorkerRun {
+  jobs: WorkerJob[]
+  /** This worker's output region in the memory. */
+  out: number
+  capacity: number
 }
 
 export interface WorkerReply {
@@ -32,7 +42,7 @@ export interface WorkerReply {
 }
 
 const init = workerData as WorkerInit
-const model = new Uint8Array(init.model)
+const model = new Uint8Array(init.memory.buffer, 0, init.size)
 
 function write(path: string, offset: number, data: Uint8Array, fds: Map<string, number>): void {
   let fd = fds.get(path)
@@ -47,33 +57,39 @@ function write(path: string, offset: number, data: Uint8Array, fds: Map<string, 
 // First the model's sha256, while the main thread parses and plans.
 parentPort!.postMessage({ sha256: createHash('sha256').update(model).digest('hex') })
 
-parentPort!.on('message', (jobs: WorkerJob[]) => {
+parentPort!.on('message', ({ jobs, out, capacity }: WorkerRun) => {
   const reply: WorkerReply = { hashes: [], failed: [] }
   const fds = new Map<string, number>()
+  attach(init.memory, model.buffer, out, capacity)
   try {
     for (const j of jobs) {
-      const src = float32Source({ raw: model.subarray(j.srcOffset, j.srcOffset + j.K * j.O * 4) })
-      const w = new Float32Array(j.K * j.O)
-      const chk = j.rows ? scaleRows(src, j.K, j.O, j.scale, w) : transposeScaled(src, j.K, j.O, j.scale, w)
-      if (chk !== 0) {
-        reply.failed.push(j.layer)
-        continue
+      const raw = model.subarray(j.srcOffset, j.srcOffset + j.K * j.O * 4)
+      const simd = j.rows ? null : transposeSimd(raw, j.K, j.O, j.scale)
+      let w: Float32Array
+      if (simd?.finite) w = simd.weights
+      else {
+        w = new Float32Array(j.K * j.O)
+        const src = float32Source({ raw })
+        if ((j.rows ? scaleRows(src, j.K, j.O, j.scale, w) : transposeScaled(src, j.K, j.O, j.scale, w)) !== 0) {
+          reply.failed.push(j.layer)
+          continue
+        }
       }
-      let out: Uint8Array = new Uint8Array(w.buffer)
+      let bytes: Uint8Array = new Uint8Array(w.buffer, w.byteOffset, w.byteLength)
       if (init.precision === 'float16') {
         const half = new Uint16Array(w.length)
         if (toHalf(w, half) >= 0) {
           reply.failed.push(j.layer)
           continue
         }
-        out = new Uint8Array(half.buffer)
+        bytes = new Uint8Array(half.buffer)
       }
       const b = new Uint8Array(j.bias.buffer, j.bias.byteOffset, j.bias.byteLength)
-      write(j.weightsAt.path, j.weightsAt.offset, out, fds)
+      write(j.weightsAt.path, j.weightsAt.offset, bytes, fds)
       write(j.biasAt.path, j.biasAt.offset, b, fds)
       if (init.hash) {
         const h = (d: Uint8Array) => createHash('sha256').update(d).digest('hex').slice(0, 8)
-        reply.hashes.push([j.layer, h(out), h(b)])
+        reply.hashes.push([j.layer, h(bytes), h(b)])
       }
     }
   } finally {

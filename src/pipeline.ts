@@ -5,6 +5,8 @@
 import path from 'node:path'
 import { convertModel, sha256Hex, type Precision } from './convert.js'
 import { buildFiles, planAssets, type AssetPlan } from './emit/assets.js'
+import { detach } from './fold/simd.js'
+import { attachLayout, toModelMemory } from './read.js'
 import type { ManifestHeader } from './emit/manifest.js'
 
 export interface ConvertedAssets {
@@ -25,10 +27,17 @@ export function modelStem(file: string): string {
   return path.basename(file).replace(/\.(pb|pbtxt)$/i, '')
 }
 
-export function convertToAssets(bytes: Uint8Array, file: string, o: PipelineOptions): ConvertedAssets {
-  const model = convertModel(bytes, { file, precision: o.precision })
+/**
+ * `bytes` may already be in a model memory (`memory`, see read.ts); else they are copied
+ * into one, so that the SIMD layout applies.
+ */
+export function convertToAssets(bytes: Uint8Array, file: string, o: PipelineOptions, memory?: WebAssembly.Memory): ConvertedAssets {
+  const m = toModelMemory(bytes, memory)
+  const model = convertModel(m.bytes, { file, precision: o.precision })
   const plan = planAssets(model.layers, { packed: o.packed, align: o.align, modelName: modelStem(file), precision: o.precision })
+  attachLayout(m, model.layoutRegion)
   const files = buildFiles(model, plan)
+  detach(m.bytes.buffer)
   return {
     header: { source: path.basename(file), sha256: sha256Hex(bytes), precision: model.precision },
     plan,

@@ -1,56 +1,63 @@
 /**
- * Reading a model file for the CLI: into a SharedArrayBuffer, so that a worker can hash
- * it while the main thread converts, without a copy.
+ * Reading a model straight into a shared WebAssembly memory: the bytes the GraphDef
+ * reader views in place, the SIMD layout reads from, and a worker can share without a
+ * copy.
  */
-import { createHash } from 'node:crypto'
 import fs from 'node:fs'
-import { Worker } from 'node:worker_threads'
 import { MpscnnError } from './errors.js'
+import { attach, modelMemory, regionSize, reserve, transposeSimd } from './fold/simd.js'
 
-/** Below this size a worker costs more than it saves. */
-const WORKER_MIN_BYTES = 16 << 20
+export interface ModelMemory {
+  memory: WebAssembly.Memory
+  /** The model's bytes: the first bytes of the memory. */
+  bytes: Uint8Array
+}
 
-export function readShared(file: string): Uint8Array {
+function readError(e: unknown, file: string): MpscnnError {
+  if (e instanceof MpscnnError) return e
+  const code = (e as NodeJS.ErrnoException).code
+  if (code === 'ENOENT') return new MpscnnError('NOT_FOUND', file, 'no such file', { hint: 'Check the path' })
+  if (code === 'EISDIR') return new MpscnnError('NOT_FOUND', file, 'this is a directory, not a model file', { hint: 'For a SavedModel folder, freeze the graph into a .pb first' })
+  return new MpscnnError('READ_FAILED', file, `cannot be read (${code ?? (e as Error).message})`)
+}
+
+/** Reads `file` (named `display` in errors) into a new shared model memory. */
+export function readModelMemory(file: string, display = file): ModelMemory {
   let fd: number
   try {
     fd = fs.openSync(file, 'r')
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code
-    if (code === 'ENOENT') throw new MpscnnError('NOT_FOUND', file, 'no such file', { hint: 'Check the path' })
-    throw new MpscnnError('READ_FAILED', file, `cannot be read (${code ?? (e as Error).message})`)
+    throw readError(e, display)
   }
   try {
     const st = fs.fstatSync(fd)
-    if (st.isDirectory()) throw new MpscnnError('NOT_FOUND', file, 'this is a directory, not a model file', { hint: 'For a SavedModel folder, freeze the graph into a .pb first' })
-    const buf = new Uint8Array(new SharedArrayBuffer(st.size))
+    if (st.isDirectory()) throw readError(Object.assign(new Error('directory'), { code: 'EISDIR' }), display)
+    const m = modelMemory(st.size, true)
     let pos = 0
-    while (pos < buf.length) {
-      const n = fs.readSync(fd, buf, pos, buf.length - pos, pos)
+    while (pos < st.size) {
+      const n = fs.readSync(fd, m.bytes, pos, st.size - pos, pos)
       if (n === 0) break
       pos += n
     }
-    return pos === buf.length ? buf : buf.subarray(0, pos)
+    return pos === st.size ? m : { memory: m.memory, bytes: m.bytes.subarray(0, pos) }
   } catch (e) {
-    if (e instanceof MpscnnError) throw e
-    const code = (e as NodeJS.ErrnoException).code
-    if (code === 'EISDIR') throw new MpscnnError('NOT_FOUND', file, 'this is a directory, not a model file', { hint: 'For a SavedModel folder, freeze the graph into a .pb first' })
-    throw new MpscnnError('READ_FAILED', file, `cannot be read (${code ?? (e as Error).message})`)
+    throw readError(e, display)
   } finally {
     fs.closeSync(fd)
   }
 }
 
-/** sha256 of bytes read by `readShared`, on a worker thread when that pays. */
-export function sha256Async(bytes: Uint8Array): Promise<string> {
-  if (bytes.length < WORKER_MIN_BYTES || !(bytes.buffer instanceof SharedArrayBuffer) || bytes.byteOffset !== 0 || bytes.byteLength !== bytes.buffer.byteLength) {
-    return Promise.resolve(createHash('sha256').update(bytes).digest('hex'))
-  }
-  return new Promise((resolve, reject) => {
-    const w = new Worker(new URL('./sha256-worker.js', import.meta.url), { workerData: bytes.buffer })
-    w.once('message', (hex: string) => {
-      resolve(hex)
-      void w.terminate()
-    })
-    w.once('error', reject)
-  })
+/** Model bytes from anywhere, copied into a model memory unless they are in one already. */
+export function toModelMemory(bytes: Uint8Array, memory?: WebAssembly.Memory): ModelMemory {
+  if (memory && bytes.buffer === memory.buffer) return { memory, bytes }
+  const m = modelMemory(bytes.byteLength, true)
+  m.bytes.set(bytes)
+  return m
 }
+
+/** Lets this thread lay out a model's layers from `m` with SIMD: reserves its output region. */
+export function attachLayout(m: ModelMemory, maxRegion: number): void {
+  attach(m.memory, m.bytes.buffer, reserve(m.memory, maxRegion), maxRegion)
+}
+
+export { regionSize, transposeSimd }

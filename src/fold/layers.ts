@@ -21,6 +21,7 @@ import { attrBool, attrFloat, attrInt, attrInts, attrString } from './attrs.js'
 import { ConstantFolder, VARIABLE_OPS } from './constant.js'
 import { Graph, PASS_THROUGH, type InputRef } from './graph.js'
 import { float32Source, scaleRows, transposeScaled } from './layout.js'
+import { transposeSimd } from './simd.js'
 
 export type LayerKind = 'conv' | 'depthwise' | 'fullyConnected'
 export type Activation = 'relu' | 'relu6' | 'none'
@@ -415,9 +416,16 @@ export function planLayers(graph: Graph, file: string): Plan {
 }
 
 /** Lays out one planned layer: folded float32 weights in MPSCNN order, and its bias. */
-export function materialize(p: LayerPlan, file: string, out?: Float32Array): FoldedLayer {
+export function materialize(p: LayerPlan, file: string, opts: { transient?: boolean } = {}): FoldedLayer {
   const O = p.info.outputChannels
-  const weights = out ?? new Float32Array(O * p.K)
+  const bias = Float32Array.from(p.bias)
+  const raw = p.weights.raw
+  if (raw && p.layout === 'transpose' && p.K > 1 && O > 1) {
+    const r = transposeSimd(raw, p.K, O, p.scale)
+    if (r && r.finite) return { info: p.info, weights: opts.transient ? r.weights : r.weights.slice(), bias }
+    // Not finite: the scalar path below finds the element to name.
+  }
+  const weights = new Float32Array(O * p.K)
   const src = float32Source(p.weights)
   const chk = p.layout === 'rows' ? scaleRows(src, p.K, O, p.scale, weights) : transposeScaled(src, p.K, O, p.scale, weights)
   if (chk !== 0) {
@@ -426,5 +434,5 @@ export function materialize(p: LayerPlan, file: string, out?: Float32Array): Fol
       bad >= 0 ? `weights hold ${src[bad]} at element ${bad}` : `folding the batch norm into the weights overflows float32`,
       { node: p.weightNode, hint: 'Fix the checkpoint: weights must be finite' })
   }
-  return { info: p.info, weights, bias: Float32Array.from(p.bias) }
+  return { info: p.info, weights, bias }
 }

@@ -1,0 +1,65 @@
+;; The weight layout kernel: dst[o][k] = src[k][o] * scale[o] over 4x4 tiles with SIMD.
+;; src is the model's float32 tensor_content, read in place (v128.load needs no
+;; alignment); dst and scale are float32 regions of the same memory. Only the part
+;; k < K4, o < O4 (multiples of 4) is done here; the caller does the rest.
+;; Returns 1 when an output is NaN or infinite, else 0.
+;; Compiled by scripts/build-wasm.mjs into transpose-wasm.ts (checked by a test).
+(module
+  (import "env" "memory" (memory 1 65536 shared))
+  (func (export "transpose") (param $src i32) (param $dst i32) (param $scale i32)
+        (param $K i32) (param $O i32) (param $K4 i32) (param $O4 i32) (result i32)
+    (local $k i32) (local $o i32) (local $p i32) (local $q i32) (local $Kb i32) (local $Ob i32)
+    (local $r0 v128) (local $r1 v128) (local $r2 v128) (local $r3 v128)
+    (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128)
+    (local $c v128) (local $acc v128)
+    (local.set $Kb (i32.shl (local.get $K) (i32.const 2)))
+    (local.set $Ob (i32.shl (local.get $O) (i32.const 2)))
+    (local.set $acc (v128.const i32x4 0 0 0 0))
+    (local.set $k (i32.const 0))
+    (block $kdone
+      (loop $kloop
+        (br_if $kdone (i32.ge_u (local.get $k) (local.get $K4)))
+        (local.set $o (i32.const 0))
+        (block $odone
+          (loop $oloop
+            (br_if $odone (i32.ge_u (local.get $o) (local.get $O4)))
+            ;; p = src + (k*O + o)*4: four rows of four outputs each.
+            (local.set $p (i32.add (local.get $src)
+              (i32.shl (i32.add (i32.mul (local.get $k) (local.get $O)) (local.get $o)) (i32.const 2))))
+            (local.set $r0 (v128.load (local.get $p)))
+            (local.set $r1 (v128.load (i32.add (local.get $p) (local.get $Ob))))
+            (local.set $r2 (v128.load (i32.add (local.get $p) (i32.shl (local.get $Ob) (i32.const 1)))))
+            (local.set $r3 (v128.load (i32.add (local.get $p) (i32.mul (local.get $Ob) (i32.const 3)))))
+            ;; 4x4 transpose.
+            (local.set $t0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $r0) (local.get $r1)))
+            (local.set $t1 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $r2) (local.get $r3)))
+            (local.set $t2 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $r0) (local.get $r1)))
+            (local.set $t3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $r2) (local.get $r3)))
+            ;; q = dst + (o*K + k)*4
+            (local.set $q (i32.add (local.get $dst)
+              (i32.shl (i32.add (i32.mul (local.get $o) (local.get $K)) (local.get $k)) (i32.const 2))))
+            (local.set $c (f32x4.mul
+              (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t1))
+              (f32x4.splat (f32.load (i32.add (local.get $scale) (i32.shl (local.get $o) (i32.const 2)))))))
+            (v128.store (local.get $q) (local.get $c))
+            (local.set $acc (f32x4.add (local.get $acc) (f32x4.sub (local.get $c) (local.get $c))))
+            (local.set $c (f32x4.mul
+              (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t1))
+              (f32x4.splat (f32.load offset=4 (i32.add (local.get $scale) (i32.shl (local.get $o) (i32.const 2)))))))
+            (v128.store (i32.add (local.get $q) (local.get $Kb)) (local.get $c))
+            (local.set $acc (f32x4.add (local.get $acc) (f32x4.sub (local.get $c) (local.get $c))))
+            (local.set $c (f32x4.mul
+              (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t2) (local.get $t3))
+              (f32x4.splat (f32.load offset=8 (i32.add (local.get $scale) (i32.shl (local.get $o) (i32.const 2)))))))
+            (v128.store (i32.add (local.get $q) (i32.shl (local.get $Kb) (i32.const 1))) (local.get $c))
+            (local.set $acc (f32x4.add (local.get $acc) (f32x4.sub (local.get $c) (local.get $c))))
+            (local.set $c (f32x4.mul
+              (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t2) (local.get $t3))
+              (f32x4.splat (f32.load offset=12 (i32.add (local.get $scale) (i32.shl (local.get $o) (i32.const 2)))))))
+            (v128.store (i32.add (local.get $q) (i32.mul (local.get $Kb) (i32.const 3))) (local.get $c))
+            (local.set $acc (f32x4.add (local.get $acc) (f32x4.sub (local.get $c) (local.get $c))))
+            (local.set $o (i32.add (local.get $o) (i32.const 4)))
+            (br $oloop)))
+        (local.set $k (i32.add (local.get $k) (i32.const 4)))
+        (br $kloop)))
+    (v128.any_true (f32x4.ne (local.get $acc) (local.get $acc)))))
