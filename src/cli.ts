@@ -134,14 +134,14 @@ function swapInto(src: string, dest: string): void {
 /** Below this size a layout worker costs more than it saves. */
 const HELPER_MIN_BYTES = 16 << 20
 /** The worker hashes the model first, so it takes a bit less than half of the layout. */
-const HELPER_SHARE = 0.42
+const HELPER_SHARE = 0.5
 
 /** A worker thread that hashes the model, then lays out and writes the layers it is sent. */
 class LayoutHelper {
   private readonly worker: Worker
   readonly sha256: Promise<string>
   private readonly reply: Promise<WorkerReply>
-  constructor(init: WorkerInit) {
+  constructor(private readonly init: WorkerInit) {
     this.worker = new Worker(new URL('./layout-worker.js', import.meta.url), { workerData: init })
     let onHash!: (h: string) => void
     let onReply!: (r: WorkerReply) => void
@@ -158,6 +158,12 @@ class LayoutHelper {
     this.sha256.catch(() => {})
     this.reply.catch(() => {})
   }
+  get size(): number {
+    return this.init.size
+  }
+  hash(): void {
+    this.worker.postMessage('hash')
+  }
   run(run: WorkerRun): Promise<WorkerReply> {
     this.worker.postMessage(run)
     return this.reply
@@ -171,11 +177,18 @@ class LayoutHelper {
 async function convert(a: ConvertArgs): Promise<number> {
   const t0 = performance.now()
   const file = a.model
-  const m = readModelMemory(file)
-  const helper =
-    m.bytes.length >= HELPER_MIN_BYTES && !a.datDir
-      ? new LayoutHelper({ memory: m.memory, size: m.bytes.length, precision: a.precision, hash: a.hash && !a.packed, packed: a.packed })
-      : undefined
+  // The worker starts while the file is read, then hashes it while this thread plans.
+  let helper: LayoutHelper | undefined
+  const m = readModelMemory(file, file, (mem) => {
+    if (mem.bytes.length >= HELPER_MIN_BYTES && !a.datDir) {
+      helper = new LayoutHelper({ memory: mem.memory, size: mem.bytes.length, precision: a.precision, hash: a.hash && !a.packed, packed: a.packed })
+    }
+  })
+  if (helper && m.bytes.length !== helper.size) {
+    await helper.close() // the file shrank while being read
+    helper = undefined
+  }
+  helper?.hash()
   try {
     return await convertWith(a, m, helper, t0)
   } finally {

@@ -1,14 +1,14 @@
 /** A worker thread that converts one model (see scheduler.ts). */
 import { parentPort, workerData } from 'node:worker_threads'
 import { isMpscnnError } from './errors.js'
-import { convertToAssets, type PipelineOptions } from './pipeline.js'
+import { convertToAssets, type ModelSource, type PipelineOptions } from './pipeline.js'
 import type { WorkerResult } from './scheduler.js'
 
-const { bytes, file, options } = workerData as { bytes: Uint8Array; file: string; options: PipelineOptions }
+const { source, file, options } = workerData as { source: ModelSource; file: string; options: PipelineOptions }
 let result: WorkerResult
 const transfer: ArrayBuffer[] = []
 try {
-  const a = convertToAssets(bytes, file, options)
+  const a = convertToAssets(source, file, options)
   const files = [...a.files]
   for (const [, b] of files) if (b.buffer instanceof ArrayBuffer && !transfer.includes(b.buffer)) transfer.push(b.buffer)
   result = { ok: true, assets: { header: a.header, plan: a.plan, warnings: a.warnings, files } }

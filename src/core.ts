@@ -5,13 +5,21 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
-import { MpscnnError } from './errors.js'
 import type { ConvertedAssets } from './pipeline.js'
 import { convertScheduled } from './scheduler.js'
+import { readModelMemory, type ModelMemory } from './read.js'
 import { manifestDts } from './emit/manifest.js'
 import { outputAffectingOptions, type ResolvedOptions } from './options.js'
 import { entryKey, modelDigest, readEntry, writeEntry } from './cache.js'
 import { CONVERTER_VERSION } from './version.js'
+
+/** Cache entries being written, by key. */
+const pendingWrites = new Map<string, Promise<unknown>>()
+
+/** Resolves when every cache entry this process started writing is on disk. */
+export function cacheWritesSettled(): Promise<unknown> {
+  return Promise.all(pendingWrites.values())
+}
 
 export interface LoadedModel {
   assets: ConvertedAssets
@@ -24,17 +32,6 @@ export function formatBytes(n: number): string {
   if (n >= 1e6) return `${(n / 1e6).toFixed(1)} MB`
   if (n >= 1e3) return `${(n / 1e3).toFixed(1)} kB`
   return `${n} B`
-}
-
-export async function readModelFile(file: string, display: string): Promise<Buffer> {
-  try {
-    return await fs.promises.readFile(file)
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code
-    if (code === 'ENOENT') throw new MpscnnError('NOT_FOUND', display, 'no such file', { hint: 'Check the import path' })
-    if (code === 'EISDIR') throw new MpscnnError('NOT_FOUND', display, 'this is a directory, not a model file', { hint: 'For a SavedModel folder, freeze the graph into a .pb first' })
-    throw new MpscnnError('READ_FAILED', display, `cannot be read (${code ?? (e as Error).message})`)
-  }
 }
 
 export function writeIfChanged(file: string, content: string): void {
@@ -50,34 +47,38 @@ export async function loadModel(file: string, options: ResolvedOptions, root: st
   const rel = path.relative(root, file)
   const display = rel && !rel.startsWith('..') ? rel : file
   const t0 = performance.now()
-  let bytes: Buffer | undefined
-  const read = async () => (bytes ??= await readModelFile(file, display))
+  let m: ModelMemory | undefined
+  const read = () => (m ??= readModelMemory(file, display))
   let assets: ConvertedAssets | undefined
   let key: string | undefined
+  let digest: string | undefined
   const cacheOpts = { dir: options.cacheDir, maxBytes: options.cacheMaxBytes }
   if (options.cache) {
     let stat: fs.Stats
     try {
       stat = await fs.promises.stat(file)
     } catch {
-      await read() // raises the clear error
+      read() // raises the clear error
       throw new Error('unreachable')
     }
-    const digest = await modelDigest(cacheOpts, file, stat, read)
+    digest = await modelDigest(cacheOpts, file, stat, async () => read().bytes)
     key = entryKey(digest, CONVERTER_VERSION, outputAffectingOptions(options))
+    await pendingWrites.get(key)
     const hit = await readEntry(cacheOpts, key)
     if (hit.kind === 'hit') assets = hit.assets
     else if (hit.kind === 'corrupt') warn(`${display}: cache entry ${key.slice(0, 12)} was corrupt (${hit.reason}); converting again`)
   }
   const fromCache = assets !== undefined
   if (!assets) {
-    assets = await convertScheduled(await read(), display, options)
+    const { bytes, memory } = read()
+    assets = await convertScheduled({ bytes, memory, sha256: digest }, display, options)
     if (key) {
-      try {
-        await writeEntry(cacheOpts, key, assets)
-      } catch (e) {
-        warn(`${display}: could not write the cache (${(e as Error).message}); the build goes on without it`)
-      }
+      // Written while the bundler goes on with the build; a later read of the same key waits for it.
+      const k = key
+      const p = writeEntry(cacheOpts, k, assets)
+        .catch((e: Error) => warn(`${display}: could not write the cache (${e.message}); the build goes on without it`))
+        .finally(() => pendingWrites.delete(k))
+      pendingWrites.set(k, p)
     }
   }
   const ms = performance.now() - t0

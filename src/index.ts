@@ -3,7 +3,7 @@
  * cache), emission of files per bundler in emit/bundler.ts.
  */
 import { createUnplugin, type UnpluginFactory } from 'unplugin'
-import { loadModel, type LoadedModel } from './core.js'
+import { cacheWritesSettled, loadModel, type LoadedModel } from './core.js'
 import { isMpscnnError } from './errors.js'
 import { manifestModule } from './emit/manifest.js'
 import { createEmitter, type Emitter } from './emit/bundler.js'
@@ -50,6 +50,11 @@ export const unpluginFactory: UnpluginFactory<Options | undefined> = (rawOptions
   return {
     name: PLUGIN_NAME,
     enforce: 'pre',
+
+    // Cache entries are written while the bundler renders; the build is done when they are.
+    async writeBundle() {
+      await cacheWritesSettled()
+    },
 
     load: {
       filter: { id: { include: shared.options.include as never, exclude: shared.options.exclude as never } },

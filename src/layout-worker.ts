@@ -54,10 +54,10 @@ function write(path: string, offset: number, data: Uint8Array, fds: Map<string, 
   fs.writeSync(fd, data, 0, data.byteLength, offset)
 }
 
-// First the model's sha256, while the main thread parses and plans.
-parentPort!.postMessage({ sha256: createHash('sha256').update(model).digest('hex') })
-
-parentPort!.on('message', ({ jobs, out, capacity }: WorkerRun) => {
+parentPort!.on('message', (msg: 'hash' | WorkerRun) => {
+  // First, once the main thread has read the file, the model's sha256, while it parses and plans.
+  if (msg === 'hash') return parentPort!.postMessage({ sha256: createHash('sha256').update(model).digest('hex') })
+  const { jobs, out, capacity } = msg
   const reply: WorkerReply = { hashes: [], failed: [] }
   const fds = new Map<string, number>()
   attach(init.memory, model.buffer, out, capacity)

@@ -27,11 +27,15 @@ export function modelStem(file: string): string {
   return path.basename(file).replace(/\.(pb|pbtxt)$/i, '')
 }
 
-/**
- * `bytes` may already be in a model memory (`memory`, see read.ts); else they are copied
- * into one, so that the SIMD layout applies.
- */
-export function convertToAssets(bytes: Uint8Array, file: string, o: PipelineOptions, memory?: WebAssembly.Memory): ConvertedAssets {
+/** A model's bytes, the model memory they may be in (read.ts), and their sha256 if known. */
+export interface ModelSource {
+  bytes: Uint8Array
+  memory?: WebAssembly.Memory
+  sha256?: string
+}
+
+/** Bytes outside a model memory are copied into one, so that the SIMD layout applies. */
+export function convertToAssets({ bytes, memory, sha256 }: ModelSource, file: string, o: PipelineOptions): ConvertedAssets {
   const m = toModelMemory(bytes, memory)
   const model = convertModel(m.bytes, { file, precision: o.precision })
   const plan = planAssets(model.layers, { packed: o.packed, align: o.align, modelName: modelStem(file), precision: o.precision })
@@ -39,7 +43,7 @@ export function convertToAssets(bytes: Uint8Array, file: string, o: PipelineOpti
   const files = buildFiles(model, plan)
   detach(m.bytes.buffer)
   return {
-    header: { source: path.basename(file), sha256: sha256Hex(bytes), precision: model.precision },
+    header: { source: path.basename(file), sha256: sha256 ?? sha256Hex(bytes), precision: model.precision },
     plan,
     files,
     warnings: model.warnings,

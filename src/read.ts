@@ -21,8 +21,11 @@ function readError(e: unknown, file: string): MpscnnError {
   return new MpscnnError('READ_FAILED', file, `cannot be read (${code ?? (e as Error).message})`)
 }
 
-/** Reads `file` (named `display` in errors) into a new shared model memory. */
-export function readModelMemory(file: string, display = file): ModelMemory {
+/**
+ * Reads `file` (named `display` in errors) into a new shared model memory. `beforeRead`
+ * sees the memory first, e.g. to start a worker that will share it.
+ */
+export function readModelMemory(file: string, display = file, beforeRead?: (m: ModelMemory) => void): ModelMemory {
   let fd: number
   try {
     fd = fs.openSync(file, 'r')
@@ -33,6 +36,7 @@ export function readModelMemory(file: string, display = file): ModelMemory {
     const st = fs.fstatSync(fd)
     if (st.isDirectory()) throw readError(Object.assign(new Error('directory'), { code: 'EISDIR' }), display)
     const m = modelMemory(st.size, true)
+    beforeRead?.(m)
     let pos = 0
     while (pos < st.size) {
       const n = fs.readSync(fd, m.bytes, pos, st.size - pos, pos)

@@ -7,10 +7,10 @@
 import os from 'node:os'
 import { Worker } from 'node:worker_threads'
 import { MpscnnError } from './errors.js'
-import { convertToAssets, type ConvertedAssets, type PipelineOptions } from './pipeline.js'
+import { convertToAssets, type ConvertedAssets, type ModelSource, type PipelineOptions } from './pipeline.js'
 
 interface Job {
-  bytes: Uint8Array
+  source: ModelSource
   file: string
   options: PipelineOptions
   resolve: (a: ConvertedAssets) => void
@@ -34,12 +34,9 @@ const maxWorkers = Math.max(0, (typeof os.availableParallelism === 'function' ? 
 function runInWorker(job: Job): void {
   busyWorkers++
   stats.inWorker++
-  const b = job.bytes
-  // The model's own buffer moves to the worker instead of being copied (its caller is done with it).
-  const own = b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.buffer instanceof ArrayBuffer
+  // A model in a shared model memory is shared with the worker, not copied.
   const w = new Worker(new URL('./convert-worker.js', import.meta.url), {
-    workerData: { bytes: b, file: job.file, options: job.options },
-    transferList: own ? [b.buffer as ArrayBuffer] : [],
+    workerData: { source: job.source, file: job.file, options: job.options },
   })
   let settled = false
   w.once('message', (r: WorkerResult) => {
@@ -62,7 +59,7 @@ function runInWorker(job: Job): void {
 function runHere(job: Job): void {
   stats.onMainThread++
   try {
-    job.resolve(convertToAssets(job.bytes, job.file, job.options))
+    job.resolve(convertToAssets(job.source, job.file, job.options))
   } catch (e) {
     job.reject(e)
   }
@@ -78,9 +75,9 @@ function drain(): void {
 }
 
 /** Converts, possibly on a worker thread when other conversions are pending. */
-export function convertScheduled(bytes: Uint8Array, file: string, options: PipelineOptions): Promise<ConvertedAssets> {
+export function convertScheduled(source: ModelSource, file: string, options: PipelineOptions): Promise<ConvertedAssets> {
   return new Promise((resolve, reject) => {
-    queue.push({ bytes, file, options: { packed: options.packed, align: options.align, precision: options.precision }, resolve, reject })
+    queue.push({ source, file, options: { packed: options.packed, align: options.align, precision: options.precision }, resolve, reject })
     if (!scheduled) {
       scheduled = true
       // Let the bundler ask for its other modules first, so that they can run together.

@@ -7,7 +7,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { loadModel } from '../src/core.js'
+import { cacheWritesSettled, loadModel } from '../src/core.js'
 import { resolveOptions } from '../src/options.js'
 import { makeInceptionV3_2015 } from './helpers/inception.js'
 
@@ -28,7 +28,12 @@ function setup() {
   fs.utimesSync(model, old, old)
   const options = resolveOptions({ cacheDir: path.join(dir, 'cache') }, dir)
   const warnings: string[] = []
-  const load = (o = options) => loadModel(model, o, dir, (m) => warnings.push(m))
+  // Entries are written in the background; a build waits for them in writeBundle.
+  const load = async (o = options) => {
+    const r = await loadModel(model, o, dir, (m) => warnings.push(m))
+    await cacheWritesSettled()
+    return r
+  }
   return { dir, model, options, warnings, load }
 }
 

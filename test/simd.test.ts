@@ -18,7 +18,7 @@ describe('SIMD weight layout', () => {
       it(`[${K}][${O}] at byte offset 4n+${misalign} equals the scalar layout`, () => {
         const r = rng(K * 1000 + O + misalign)
         const src = Float32Array.from({ length: K * O }, r)
-        const scale = Float64Array.from({ length: O }, () => Math.fround(1 + r()))
+        const scale = Float64Array.from({ length: O }, () => 1 + r())
         const m = modelMemory(K * O * 4 + 64, true)
         const at = 8 + misalign
         m.bytes.set(new Uint8Array(src.buffer), at)

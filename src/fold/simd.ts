@@ -55,7 +55,7 @@ export function detach(modelBuffer: ArrayBufferLike): void {
 
 /** Room a thread needs to lay out a [K][O] tensor. */
 export function regionSize(K: number, O: number): number {
-  return K * O * 4 + O * 4 + 64
+  return K * O * 4 + O * 8 + 64
 }
 
 export interface SimdResult {
@@ -65,7 +65,7 @@ export interface SimdResult {
 }
 
 /**
- * dst[o*K + k] = src[k*O + o] * scale[o] (scale rounded to float32), for float32 bytes
+ * dst[o*K + k] = src[k*O + o] * scale[o] (in float64, rounded once), for float32 bytes
  * `raw` inside an attached model memory. Null when `raw` is not in one, or the output
  * does not fit this thread's region.
  */
@@ -75,8 +75,8 @@ export function transposeSimd(raw: Uint8Array, K: number, O: number, scale: Floa
   const buf = ctx.memory.buffer
   const dst = ctx.out
   const scaleAt = dst + ((K * O * 4 + 15) & ~15)
-  const s = new Float32Array(buf, scaleAt, O)
-  for (let o = 0; o < O; o++) s[o] = scale[o]
+  const s = new Float64Array(buf, scaleAt, O)
+  s.set(scale)
   const K4 = K & ~3
   const O4 = O & ~3
   let bad = ctx.kernel(raw.byteOffset, dst, scaleAt, K, O, K4, O4) !== 0

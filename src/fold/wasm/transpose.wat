@@ -1,11 +1,21 @@
-;; The weight layout kernel: dst[o][k] = src[k][o] * scale[o] over 4x4 tiles with SIMD.
+;; The weight layout kernel: dst[o][k] = f32(src[k][o] * scale[o]) over 4x4 tiles with SIMD.
 ;; src is the model's float32 tensor_content, read in place (v128.load needs no
-;; alignment); dst and scale are float32 regions of the same memory. Only the part
+;; alignment); dst (float32) and scale (float64) are regions of the same memory. The
+;; product is taken in float64 and rounded once, exactly like the scalar path. Only the part
 ;; k < K4, o < O4 (multiples of 4) is done here; the caller does the rest.
 ;; Returns 1 when an output is NaN or infinite, else 0.
 ;; Compiled by scripts/build-wasm.mjs into transpose-wasm.ts (checked by a test).
 (module
   (import "env" "memory" (memory 1 65536 shared))
+  ;; f32(c[i] * s) for the four lanes of c, through float64.
+  (func $scale4 (param $c v128) (param $s f64) (result v128)
+    (local $S v128)
+    (local.set $S (f64x2.splat (local.get $s)))
+    (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+      (f32x4.demote_f64x2_zero (f64x2.mul (f64x2.promote_low_f32x4 (local.get $c)) (local.get $S)))
+      (f32x4.demote_f64x2_zero (f64x2.mul
+        (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $c) (local.get $c)))
+        (local.get $S)))))
   (func (export "transpose") (param $src i32) (param $dst i32) (param $scale i32)
         (param $K i32) (param $O i32) (param $K4 i32) (param $O4 i32) (result i32)
     (local $k i32) (local $o i32) (local $p i32) (local $q i32) (local $Kb i32) (local $Ob i32)
@@ -38,24 +48,24 @@
             ;; q = dst + (o*K + k)*4
             (local.set $q (i32.add (local.get $dst)
               (i32.shl (i32.add (i32.mul (local.get $o) (local.get $K)) (local.get $k)) (i32.const 2))))
-            (local.set $c (f32x4.mul
+            (local.set $c (call $scale4
               (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t1))
-              (f32x4.splat (f32.load (i32.add (local.get $scale) (i32.shl (local.get $o) (i32.const 2)))))))
+              (f64.load (i32.add (local.get $scale) (i32.shl (local.get $o) (i32.const 3))))))
             (v128.store (local.get $q) (local.get $c))
             (local.set $acc (f32x4.add (local.get $acc) (f32x4.sub (local.get $c) (local.get $c))))
-            (local.set $c (f32x4.mul
+            (local.set $c (call $scale4
               (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t1))
-              (f32x4.splat (f32.load offset=4 (i32.add (local.get $scale) (i32.shl (local.get $o) (i32.const 2)))))))
+              (f64.load offset=8 (i32.add (local.get $scale) (i32.shl (local.get $o) (i32.const 3))))))
             (v128.store (i32.add (local.get $q) (local.get $Kb)) (local.get $c))
             (local.set $acc (f32x4.add (local.get $acc) (f32x4.sub (local.get $c) (local.get $c))))
-            (local.set $c (f32x4.mul
+            (local.set $c (call $scale4
               (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t2) (local.get $t3))
-              (f32x4.splat (f32.load offset=8 (i32.add (local.get $scale) (i32.shl (local.get $o) (i32.const 2)))))))
+              (f64.load offset=16 (i32.add (local.get $scale) (i32.shl (local.get $o) (i32.const 3))))))
             (v128.store (i32.add (local.get $q) (i32.shl (local.get $Kb) (i32.const 1))) (local.get $c))
             (local.set $acc (f32x4.add (local.get $acc) (f32x4.sub (local.get $c) (local.get $c))))
-            (local.set $c (f32x4.mul
+            (local.set $c (call $scale4
               (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t2) (local.get $t3))
-              (f32x4.splat (f32.load offset=12 (i32.add (local.get $scale) (i32.shl (local.get $o) (i32.const 2)))))))
+              (f64.load offset=24 (i32.add (local.get $scale) (i32.shl (local.get $o) (i32.const 3))))))
             (v128.store (i32.add (local.get $q) (i32.mul (local.get $Kb) (i32.const 3))) (local.get $c))
             (local.set $acc (f32x4.add (local.get $acc) (f32x4.sub (local.get $c) (local.get $c))))
             (local.set $o (i32.add (local.get $o) (i32.const 4)))
