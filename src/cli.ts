@@ -201,7 +201,7 @@ async function convertWith(a: ConvertArgs, m: ModelMemory, helper: LayoutHelper 
   const model = convertModel(m.bytes, { file, precision: a.precision, transient: true })
   const digest = helper ? helper.sha256 : Promise.resolve(createHash('sha256').update(m.bytes).digest('hex'))
   attachLayout(m, model.layoutRegion)
-  for (const w of model.warnings) process.stderr.write(`mpscnn: warning: ${w}\n`)
+  if (!a.quiet) for (const w of model.warnings) process.stderr.write(`mpscnn: warning: ${w}\n`)
   const stem = modelStem(file)
   const plan: AssetPlan = planAssets(model.layers, { packed: a.packed, align: a.align, modelName: stem, precision: a.precision })
   const outDir = path.resolve(a.outDir ?? `${stem}-mpscnn`)

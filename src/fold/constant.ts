@@ -67,7 +67,9 @@ function binary(fn: (a: number, b: number) => number, x: Tensor, y: Tensor): Ten
   const shape = broadcastShape(x.shape, y.shape)
   if (!shape) return null
   const n = elementCount(shape)
-  if (n > MAX_TENSOR_ELEMENTS) return null
+  // Folding never needs to grow a tensor (per-channel vectors, weights times vectors):
+  // an outer product of two constants is left unfolded rather than allocated.
+  if (n > MAX_TENSOR_ELEMENTS || n > Math.max(x.data.length, y.data.length)) return null
   const out = new Float64Array(n)
   if (x.data.length === n && y.data.length === n) {
     for (let i = 0; i < n; i++) out[i] = fn(x.data[i], y.data[i])
@@ -107,20 +109,43 @@ export class ConstantFolder {
 
   /** The constant value of an input, or null when it depends on a non-constant. */
   value(ref: InputRef): Tensor | null {
-    if (ref.output !== 0) return null
-    const key = ref.name
-    if (this.memo.has(key)) return this.memo.get(key)!
-    if (this.busy.has(key)) return null // a cycle: not constant
-    const node = this.graph.node(ref.name)
-    if (!node) return null
-    this.busy.add(key)
+    // Pass-through ops and Cast forward input 0: followed in a loop, so that a long
+    // Identity chain does not recurse; everything else nests at most MAX_DEPTH deep.
+    const chain: string[] = []
+    const inChain = new Set<string>()
+    let cur = ref
+    let v: Tensor | null
+    for (;;) {
+      if (cur.output !== 0) { v = null; break }
+      if (this.memo.has(cur.name)) { v = this.memo.get(cur.name)!; break }
+      if (this.busy.has(cur.name) || inChain.has(cur.name)) { v = null; break } // a cycle: not constant
+      const node = this.graph.node(cur.name)
+      if (!node) { v = null; break }
+      if (node.op !== 'Cast' && !PASS_THROUGH.has(node.op)) { v = this.evaluateNested(node); break }
+      chain.push(cur.name)
+      inChain.add(cur.name)
+      cur = this.graph.input(node, 0)
+    }
+    for (const name of chain) this.memo.set(name, v)
+    return v
+  }
+
+  private depth = 0
+
+  private evaluateNested(node: NodeDef): Tensor | null {
+    if (this.depth >= 400) {
+      throw new MpscnnError('BAD_GRAPH', this.graph.file, 'a constant expression nests more than 400 operations deep', { node: node.name, hint: 'The graph is damaged or not a frozen inference graph; export it again' })
+    }
+    this.busy.add(node.name)
+    this.depth++
     let v: Tensor | null
     try {
       v = this.evaluate(node)
     } finally {
-      this.busy.delete(key)
+      this.depth--
+      this.busy.delete(node.name)
     }
-    this.memo.set(key, v)
+    this.memo.set(node.name, v)
     return v
   }
 
@@ -167,6 +192,7 @@ export class ConstantFolder {
       const s = this.arg(node, 1)
       if (!x || !s) return null
       const shape = Array.from(s.data)
+      if (!shape.every((d) => Number.isInteger(d) && d >= -1)) return null
       const known = shape.reduce((a, d) => (d >= 0 ? a * d : a), 1)
       const fixed = shape.map((d) => (d < 0 ? x.data.length / known : d))
       if (elementCount(fixed) !== x.data.length) return null

@@ -107,18 +107,24 @@ export class Graph {
   effectiveConsumers(name: string, output = 0): Edge[] {
     const out: Edge[] = []
     const seen = new Set<string>()
-    const visit = (n: string, o: number) => {
-      for (const e of this.consumers.get(`${n}:${o}`) ?? []) {
-        if (PASS_THROUGH.has(e.node.op) && e.inputIndex === 0) {
-          if (seen.has(e.node.name)) continue
-          seen.add(e.node.name)
-          visit(e.node.name, 0)
-        } else {
-          out.push(e)
-        }
+    // An explicit stack, not recursion: a chain of thousands of Identity ops is legal.
+    const stack: [string, number, number][] = [[name, output, 0]]
+    while (stack.length) {
+      const top = stack[stack.length - 1]
+      const list = this.consumers.get(`${top[0]}:${top[1]}`) ?? []
+      if (top[2] >= list.length) {
+        stack.pop()
+        continue
+      }
+      const e = list[top[2]++]
+      if (PASS_THROUGH.has(e.node.op) && e.inputIndex === 0) {
+        if (seen.has(e.node.name)) continue
+        seen.add(e.node.name)
+        stack.push([e.node.name, 0, 0])
+      } else {
+        out.push(e)
       }
     }
-    visit(name, output)
     return out
   }
 

@@ -117,9 +117,9 @@ class Planner {
     if (!tensor) {
       const src = this.graph.node(source.name)!
       if (VARIABLE_OPS.has(src.op)) {
-        this.error('NOT_FROZEN', node.name, `${what} come from ${src.op} ${JSON.stringify(src.name)}, not a constant`, 'Freeze the graph (convert variables to constants) before converting it')
+        this.error('NOT_FROZEN', node.name, `${what} come from ${JSON.stringify(src.op)} ${JSON.stringify(src.name)}, not a constant`, 'Freeze the graph (convert variables to constants) before converting it')
       }
-      this.error('NOT_CONSTANT', node.name, `${what} come from ${src.op} ${JSON.stringify(src.name)}, which is not a constant`, 'Freeze the graph so that weights are constants')
+      this.error('NOT_CONSTANT', node.name, `${what} come from ${JSON.stringify(src.op)} ${JSON.stringify(src.name)}, which is not a constant`, 'Freeze the graph so that weights are constants')
     }
     if (!isFloatDtype(tensor.dtype)) {
       this.error('UNSUPPORTED_DTYPE', source.name, `${what} have a non-float dtype`, 'Weights and batch-norm parameters must be float32, float16, bfloat16 or float64')
@@ -278,7 +278,7 @@ class Planner {
       const src = this.graph.node(this.graph.source(wRef).name)!
       if (src.op === 'Placeholder' && node.op === 'MatMul') return null
       if (VARIABLE_OPS.has(src.op)) {
-        this.error('NOT_FROZEN', node.name, `weights come from ${src.op} ${JSON.stringify(src.name)}, not a constant`, 'Freeze the graph (convert variables to constants) before converting it')
+        this.error('NOT_FROZEN', node.name, `weights come from ${JSON.stringify(src.op)} ${JSON.stringify(src.name)}, not a constant`, 'Freeze the graph (convert variables to constants) before converting it')
       }
       return null
     }
@@ -347,7 +347,7 @@ class Planner {
       const cons = this.graph.effectiveConsumers(cur, 0)
       if (cons.length !== 1) break
       const next = cons[0].node
-      if (this.folded.has(next.name)) break
+      if (this.folded.has(next.name) || folded.includes(next.name)) break
       if (!this.foldAffine(next, cons[0].inputIndex, channels, rank, axis, fmt, scale, bias)) break
       folded.push(next.name)
       cur = next.name
@@ -419,6 +419,13 @@ export function planLayers(graph: Graph, file: string): Plan {
 export function materialize(p: LayerPlan, file: string, opts: { transient?: boolean } = {}): FoldedLayer {
   const O = p.info.outputChannels
   const bias = Float32Array.from(p.bias)
+  const badBias = finite(bias)
+  if (badBias >= 0) {
+    throw new MpscnnError('NON_FINITE', file, `layer ${JSON.stringify(p.info.name)}: the folded bias at channel ${badBias} (${p.bias[badBias]}) overflows float32`, {
+      node: p.info.folded.at(-1) ?? p.info.node,
+      hint: 'Fix the checkpoint: weights and batch-norm parameters must be finite',
+    })
+  }
   const raw = p.weights.raw
   if (raw && p.layout === 'transpose' && p.K > 1 && O > 1) {
     const r = transposeSimd(raw, p.K, O, p.scale)

@@ -27,8 +27,8 @@ export function transposeScaled(src: Float32Array, K: number, O: number, scale: 
       const s4 = scale[o + 4], s5 = scale[o + 5], s6 = scale[o + 6], s7 = scale[o + 7]
       let si = k0 * O + o
       for (let k = k0; k < k1; k++, si += O) {
-        const v0 = src[si] * s0, v1 = src[si + 1] * s1, v2 = src[si + 2] * s2, v3 = src[si + 3] * s3
-        const v4 = src[si + 4] * s4, v5 = src[si + 5] * s5, v6 = src[si + 6] * s6, v7 = src[si + 7] * s7
+        const v0 = Math.fround(src[si] * s0), v1 = Math.fround(src[si + 1] * s1), v2 = Math.fround(src[si + 2] * s2), v3 = Math.fround(src[si + 3] * s3)
+        const v4 = Math.fround(src[si + 4] * s4), v5 = Math.fround(src[si + 5] * s5), v6 = Math.fround(src[si + 6] * s6), v7 = Math.fround(src[si + 7] * s7)
         let r = o * K + k
         dst[r] = v0; r += K; dst[r] = v1; r += K; dst[r] = v2; r += K; dst[r] = v3; r += K
         dst[r] = v4; r += K; dst[r] = v5; r += K; dst[r] = v6; r += K; dst[r] = v7
@@ -39,7 +39,7 @@ export function transposeScaled(src: Float32Array, K: number, O: number, scale: 
       const s = scale[o]
       const row = o * K
       for (let k = k0; k < k1; k++) {
-        const v = src[k * O + o] * s
+        const v = Math.fround(src[k * O + o] * s)
         dst[row + k] = v
         chk += v - v
       }
@@ -55,7 +55,7 @@ export function scaleRows(src: Float32Array, K: number, O: number, scale: Float6
     const s = scale[o]
     const row = o * K
     for (let k = 0; k < K; k++) {
-      const v = src[row + k] * s
+      const v = Math.fround(src[row + k] * s)
       dst[row + k] = v
       chk += v - v
     }

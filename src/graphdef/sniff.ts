@@ -60,5 +60,19 @@ export function sniffModel(bytes: Uint8Array, file: string): Sniffed {
       })
     }
   }
-  return looksLikeText(bytes) ? 'text' : 'binary'
+  return looksLikeText(bytes) && startsLikeTextFormat(bytes) ? 'text' : 'binary'
+}
+
+/**
+ * Text format begins, after whitespace, with a field name, a comment or an extension
+ * name; a binary GraphDef begins with 0x0a and a length, which may be printable for a
+ * couple of bytes ("\n2\n" is a binary file cut after 3 bytes, not text).
+ */
+function startsLikeTextFormat(bytes: Uint8Array): boolean {
+  let i = 0
+  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) i = 3
+  while (i < bytes.length && (bytes[i] === 32 || bytes[i] === 9 || bytes[i] === 10 || bytes[i] === 13)) i++
+  if (i === bytes.length) return false
+  const c = bytes[i]
+  return c === 0x23 || c === 0x5b || c === 0x5f || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a)
 }

@@ -489,7 +489,8 @@ class TextParser {
             break
           }
           default:
-            this.fail(`invalid escape sequence "\\${String.fromCharCode(e)}" in string`, p - 2)
+            // A printable character is shown as is; anything else (a line break) as its code, to keep the message on one line.
+            this.fail(`invalid escape sequence "\\${e > 0x20 && e < 0x7f ? String.fromCharCode(e) : `x${e.toString(16).padStart(2, '0')}`}" in string`, p - 2)
         }
       } else if (c < 0x80) {
         if (c === LF) unterminated()

@@ -1,0 +1,562 @@
+/**
+ * The real CLI (`node bin/mpscnn.js`, running the built `dist/`), spawned as a user would:
+ * outputs against the float64 oracle of the generated Inception v3, `--dat-dir`
+ * comparison, packed / hashed / float16 outputs, and failures that leave an earlier
+ * output folder exactly as it was and print one line.
+ */
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { GraphDefType, type GraphDef } from '../src/graphdef/schema.js'
+import { attr, concatBytes, float16BitsToFloat32, GraphBuilder } from './helpers/graph-builder.js'
+import { makeInceptionV3_2015, type ExpectedLayer } from './helpers/inception.js'
+import { formatGraphDefText } from './helpers/pbtxt-writer.js'
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url))
+const BIN = path.join(ROOT, 'bin', 'mpscnn.js')
+const SCALE = 16
+const LAYERS = 95
+
+let tmp: string
+let oracle: ExpectedLayer[]
+let modelBytes: Uint8Array
+
+function run(args: string[], cwd = tmp): SpawnSyncReturns<string> {
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    cwd,
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: { ...process.env, MPSCNN_DEBUG: '' },
+  })
+  if (r.error) throw r.error
+  return r
+}
+
+function describeRun(r: SpawnSyncReturns<string>): string {
+  return `exit ${r.status} (signal ${r.signal})\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`
+}
+
+function runOk(args: string[], cwd = tmp): SpawnSyncReturns<string> {
+  const r = run(args, cwd)
+  if (r.status !== 0) throw new Error(`mpscnn ${args.join(' ')} failed: ${describeRun(r)}`)
+  return r
+}
+
+const p = (...parts: string[]) => path.join(tmp, ...parts)
+
+function f32(buf: Buffer | Uint8Array): Float32Array {
+  const copy = Uint8Array.from(buf)
+  return new Float32Array(copy.buffer, 0, copy.byteLength >> 2)
+}
+
+function maxDelta(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) return Infinity
+  let m = 0
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i] - b[i])
+    if (!(d <= m)) m = d
+  }
+  return m
+}
+
+function writeDat(file: string, a: Float32Array): void {
+  fs.writeFileSync(file, new Uint8Array(a.buffer, a.byteOffset, a.byteLength))
+}
+
+/** Every file under `dir` (relative path -> bytes). */
+function snapshot(dir: string): Map<string, Buffer> {
+  const out = new Map<string, Buffer>()
+  const walk = (d: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const full = path.join(d, e.name)
+      if (e.isDirectory()) walk(full)
+      else out.set(path.relative(dir, full), fs.readFileSync(full))
+    }
+  }
+  walk(dir)
+  return out
+}
+
+function expectSameTree(dir: string, before: Map<string, Buffer>): void {
+  const after = snapshot(dir)
+  expect([...after.keys()].sort()).toEqual([...before.keys()].sort())
+  for (const [name, bytes] of before) {
+    expect(Buffer.compare(after.get(name)!, bytes), `${name} changed`).toBe(0)
+  }
+}
+
+interface TensorRecord {
+  file: string
+  offset: number
+  byteLength: number
+  shape: number[]
+  dtype: 'float32' | 'float16'
+}
+
+interface Manifest {
+  source: string
+  sha256: string
+  precision: string
+  layers: { name: string; kind: string; outputChannels: number; inputChannels: number; weights: TensorRecord; bias: TensorRecord }[]
+}
+
+function readManifest(dir: string): Manifest {
+  return JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as Manifest
+}
+
+function sha256(b: Uint8Array): string {
+  return createHash('sha256').update(b).digest('hex')
+}
+
+/** Checks a manifest against the oracle, returning each tensor's bytes as the files hold them. */
+function checkAgainstOracle(dir: string, m: Manifest, tolerance = 1e-5): void {
+  expect(m.layers.map((l) => l.name)).toEqual(oracle.map((l) => l.name))
+  const files = new Map<string, Buffer>()
+  const bytesOf = (t: TensorRecord) => {
+    if (!files.has(t.file)) files.set(t.file, fs.readFileSync(path.join(dir, t.file)))
+    const buf = files.get(t.file)!
+    expect(t.offset + t.byteLength).toBeLessThanOrEqual(buf.length)
+    return buf.subarray(t.offset, t.offset + t.byteLength)
+  }
+  for (let i = 0; i < oracle.length; i++) {
+    const want = oracle[i]
+    const l = m.layers[i]
+    expect(l.kind).toBe(want.kind)
+    expect(l.weights.shape).toEqual(want.kind === 'conv' ? want.shape : [want.shape[0], 1, 1, want.shape[3]])
+    expect(l.bias.shape).toEqual([want.shape[0]])
+    expect(l.bias.dtype).toBe('float32')
+    const b = f32(bytesOf(l.bias))
+    expect(maxDelta(b, want.bias), `${l.name} bias`).toBeLessThanOrEqual(1e-5)
+    const wb = bytesOf(l.weights)
+    if (l.weights.dtype === 'float32') {
+      expect(l.weights.byteLength).toBe(want.weights.length * 4)
+      expect(maxDelta(f32(wb), want.weights), `${l.name} weights`).toBeLessThanOrEqual(tolerance)
+    } else {
+      expect(l.weights.byteLength).toBe(want.weights.length * 2)
+      const u16 = new Uint16Array(Uint8Array.from(wb).buffer)
+      for (let k = 0; k < u16.length; k++) {
+        const got = float16BitsToFloat32(u16[k])
+        const w = want.weights[k]
+        // Round to nearest: at most half a float16 ulp (2^-11 relative; 2^-25 absolute near zero),
+        // with room for the float32 rounding before it.
+        if (!(Math.abs(got - w) <= Math.abs(w) * 2 ** -11 * 1.001 + 2 ** -24)) {
+          throw new Error(`${l.name} weights[${k}]: float16 ${got} for ${w}`)
+        }
+      }
+    }
+  }
+}
+
+/** The line the CLI prints for an error: exactly one, `mpscnn: ` + a message naming the file. */
+function expectOneErrorLine(r: SpawnSyncReturns<string>, file: string): string {
+  expect(r.status, describeRun(r)).not.toBe(0)
+  expect(r.status, describeRun(r)).not.toBeNull()
+  expect(r.stderr.endsWith('\n'), describeRun(r)).toBe(true)
+  const lines = r.stderr.slice(0, -1).split('\n')
+  expect(lines, describeRun(r)).toHaveLength(1)
+  const line = lines[0]
+  expect(line.startsWith('mpscnn: ')).toBe(true)
+  expect(line).toContain(file)
+  expect(line).not.toMatch(/^\s+at /m)
+  expect(r.stderr).not.toContain('    at ')
+  expect(line).not.toContain('internal error')
+  return line
+}
+
+function leftovers(parent: string): string[] {
+  return fs.readdirSync(parent).filter((n) => /\.tmp-|\.old-/.test(n))
+}
+
+beforeAll(() => {
+  if (!fs.existsSync(path.join(ROOT, 'dist', 'cli.js'))) throw new Error('dist/ is missing: run `npm run build` first')
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mpscnn-cli-'))
+  const g = makeInceptionV3_2015({ scale: SCALE, seed: 11 })
+  oracle = g.layers
+  modelBytes = g.bytes
+  fs.writeFileSync(p('inception.pb'), g.bytes)
+  fs.writeFileSync(p('inception.pbtxt'), formatGraphDefText(GraphDefType.decode(g.bytes) as unknown as GraphDef))
+  fs.mkdirSync(p('ref'))
+  for (const l of oracle) {
+    writeDat(p('ref', `weights_${l.name}.dat`), l.weights)
+    writeDat(p('ref', `bias_${l.name}.dat`), l.bias)
+  }
+})
+
+afterAll(() => {
+  if (tmp) fs.rmSync(tmp, { recursive: true, force: true })
+})
+
+describe('mpscnn convert', () => {
+  let first: SpawnSyncReturns<string>
+  beforeAll(() => {
+    first = runOk(['convert', 'inception.pb', '--out-dir', 'out'])
+  })
+
+  it('converts the scale-16 Inception v3 into 2 x 95 .dat files and manifest.json matching the oracle', () => {
+    expect(oracle).toHaveLength(LAYERS)
+    const r = first
+    expect(r.stdout).toMatch(/^inception\.pb: 95 layers, .* converted in \d+ ms -> out\n$/)
+    const names = fs.readdirSync(p('out')).sort()
+    expect(names).toHaveLength(2 * LAYERS + 1)
+    const want = ['manifest.json', ...oracle.flatMap((l) => [`weights_${l.name}.dat`, `bias_${l.name}.dat`])].sort()
+    expect(names).toEqual(want)
+    const m = readManifest(p('out'))
+    expect(m.source).toBe('inception.pb')
+    expect(m.sha256).toBe(sha256(modelBytes))
+    expect(m.precision).toBe('float32')
+    for (const l of m.layers) {
+      expect(l.weights).toMatchObject({ file: `weights_${l.name}.dat`, offset: 0, dtype: 'float32' })
+      expect(l.bias).toMatchObject({ file: `bias_${l.name}.dat`, offset: 0, dtype: 'float32', byteLength: l.outputChannels * 4 })
+      expect(fs.statSync(p('out', l.weights.file)).size).toBe(l.weights.byteLength)
+    }
+    checkAgainstOracle(p('out'), m)
+    // And file by file, as Apple's loader reads them.
+    for (const l of oracle) {
+      expect(maxDelta(f32(fs.readFileSync(p('out', `weights_${l.name}.dat`))), l.weights)).toBeLessThanOrEqual(1e-5)
+      expect(maxDelta(f32(fs.readFileSync(p('out', `bias_${l.name}.dat`))), l.bias)).toBeLessThanOrEqual(1e-5)
+    }
+    expect(leftovers(tmp)).toEqual([])
+  })
+
+  it('writes to <model>-mpscnn by default, and the .pbtxt gives the same files as the .pb', () => {
+    fs.mkdirSync(p('txt'))
+    fs.copyFileSync(p('inception.pbtxt'), p('txt', 'inception.pbtxt'))
+    runOk(['convert', 'inception.pbtxt', '--quiet'], p('txt'))
+    const fromText = snapshot(p('txt', 'inception-mpscnn'))
+    const fromBinary = snapshot(p('out'))
+    expect([...fromText.keys()].sort()).toEqual([...fromBinary.keys()].sort())
+    // Not necessarily the same bytes: the binary path may lay tensor_content out with float32
+    // SIMD arithmetic, the text path in float64; both are held to the oracle.
+    for (const [name, bytes] of fromBinary) {
+      if (name === 'manifest.json') continue
+      expect(fromText.get(name)!.length, name).toBe(bytes.length)
+      expect(maxDelta(f32(fromText.get(name)!), f32(bytes)), name).toBeLessThanOrEqual(1e-6)
+    }
+    const mt = readManifest(p('txt', 'inception-mpscnn'))
+    expect(mt.source).toBe('inception.pbtxt')
+    expect(mt.layers).toEqual(readManifest(p('out')).layers)
+    checkAgainstOracle(p('txt', 'inception-mpscnn'), mt)
+  })
+
+  it('replaces an earlier output folder completely', () => {
+    const dir = p('replace')
+    fs.mkdirSync(dir)
+    fs.writeFileSync(path.join(dir, 'stale.dat'), 'old')
+    runOk(['convert', 'inception.pb', '--out-dir', dir, '--quiet'])
+    expect(fs.existsSync(path.join(dir, 'stale.dat'))).toBe(false)
+    expect(fs.readdirSync(dir)).toHaveLength(2 * LAYERS + 1)
+    expect(leftovers(tmp)).toEqual([])
+  })
+
+  it('stdout closed early by the reader (`| true`): no stack trace, the output still complete', () => {
+    const q = (x: string) => `'${x.replace(/'/g, `'\\''`)}'`
+    const r = spawnSync('/bin/sh', ['-c', `${q(process.execPath)} ${q(BIN)} convert inception.pb --out-dir piped --dat-dir ref | true`], { cwd: tmp, encoding: 'utf8', timeout: 60_000 })
+    expect(r.stderr).not.toContain('    at ')
+    expect(r.stderr).not.toContain('EPIPE')
+    expect(fs.readdirSync(p('piped'))).toHaveLength(2 * LAYERS + 1)
+  })
+
+  it('--quiet prints nothing on success', () => {
+    const r = runOk(['convert', 'inception.pb', '--out-dir', 'quiet', '--quiet'])
+    expect(r.stdout).toBe('')
+  })
+})
+
+describe('--dat-dir', () => {
+  it('against the oracle files: one line per layer with zero deltas, an overall line, exit 0', () => {
+    const r = runOk(['convert', 'inception.pb', '--out-dir', 'cmp', '--dat-dir', 'ref'])
+    const lines = r.stdout.trimEnd().split('\n')
+    expect(lines).toHaveLength(LAYERS + 2)
+    for (let i = 0; i < LAYERS; i++) {
+      expect(lines[i]).toBe(`${oracle[i].name}  [max delta: w=0.000000 b=0.000000]`)
+    }
+    expect(lines[LAYERS]).toBe('max delta over all layers: 0.000000')
+    expect(lines[LAYERS + 1]).toMatch(/^inception\.pb: 95 layers/)
+  })
+
+  it('with a perturbed reference: reports that layer\'s delta and the overall one, and exits 3', () => {
+    fs.cpSync(p('ref'), p('ref2'), { recursive: true })
+    const victim = oracle[37]
+    const w = Float32Array.from(victim.weights)
+    w[3] += 0.25
+    writeDat(p('ref2', `weights_${victim.name}.dat`), w)
+    const b = Float32Array.from(oracle[5].bias)
+    b[0] -= 0.125
+    writeDat(p('ref2', `bias_${oracle[5].name}.dat`), b)
+    fs.rmSync(p('ref2', `bias_${oracle[90].name}.dat`))
+    fs.writeFileSync(p('ref2', `weights_${oracle[91].name}.dat`), new Uint8Array(8))
+
+    const r = run(['convert', 'inception.pb', '--out-dir', 'cmp2', '--dat-dir', 'ref2'])
+    expect(r.status, describeRun(r)).toBe(3)
+    const lines = r.stdout.trimEnd().split('\n')
+    expect(lines).toContain(`${victim.name}  [max delta: w=0.250000 b=0.000000]`)
+    expect(lines).toContain(`${oracle[5].name}  [max delta: w=0.000000 b=0.125000]`)
+    expect(lines).toContain(`${oracle[90].name}  [max delta: w=0.000000 b=missing or wrong size]`)
+    expect(lines).toContain(`${oracle[91].name}  [max delta: w=missing or wrong size b=0.000000]`)
+    expect(lines).toContain(`${oracle[0].name}  [max delta: w=0.000000 b=0.000000]`)
+    expect(lines.filter((l) => l.includes('[max delta:'))).toHaveLength(LAYERS)
+    expect(lines.some((l) => l.startsWith('max delta over all layers: '))).toBe(true)
+  })
+
+  it('with only the perturbed weight: the overall line carries its delta', () => {
+    fs.cpSync(p('ref'), p('ref3'), { recursive: true })
+    const victim = oracle[60]
+    const w = Float32Array.from(victim.weights)
+    w[w.length - 1] += 0.5
+    writeDat(p('ref3', `weights_${victim.name}.dat`), w)
+    const r = run(['convert', 'inception.pb', '--out-dir', 'cmp3', '--dat-dir', 'ref3'])
+    expect(r.status).toBe(3)
+    expect(r.stdout).toContain(`\n${victim.name}  [max delta: w=0.500000 b=0.000000]\n`)
+    expect(r.stdout).toContain('\nmax delta over all layers: 0.500000\n')
+  })
+})
+
+describe('--packed, --align, --hash, --precision', () => {
+  function checkPacked(dir: string, align: number, hashed: boolean): Manifest {
+    const m = readManifest(dir)
+    const names = fs.readdirSync(dir).sort()
+    expect(names).toHaveLength(2)
+    const dat = names.find((n) => n !== 'manifest.json')!
+    if (hashed) expect(dat).toMatch(/^inception-[0-9a-f]{8}\.dat$/)
+    else expect(dat).toBe('inception.dat')
+    const bytes = fs.readFileSync(path.join(dir, dat))
+    if (hashed) expect(dat).toBe(`inception-${sha256(bytes).slice(0, 8)}.dat`)
+    let end = 0
+    for (const l of m.layers) {
+      for (const t of [l.weights, l.bias]) {
+        expect(t.file).toBe(dat)
+        expect(t.offset % align, `${l.name} at ${t.offset}`).toBe(0)
+        expect(t.offset).toBeGreaterThanOrEqual(end)
+        end = t.offset + t.byteLength
+      }
+    }
+    expect(bytes.length).toBe(end)
+    checkAgainstOracle(dir, m)
+    return m
+  }
+
+  it('--packed: one inception.dat, every tensor at a multiple of 256', () => {
+    runOk(['convert', 'inception.pb', '--out-dir', 'packed', '--packed'])
+    checkPacked(p('packed'), 256, false)
+  })
+
+  it('--packed --align 1024', () => {
+    runOk(['convert', 'inception.pb', '--out-dir', 'packed1024', '--packed', '--align', '1024'])
+    const m = checkPacked(p('packed1024'), 1024, false)
+    // Not merely 256-aligned by chance.
+    expect(m.layers.every((l) => l.bias.offset % 1024 === 0)).toBe(true)
+    runOk(['convert', 'inception.pb', '--out-dir', 'packed4', '--packed', '--align=4'])
+    checkPacked(p('packed4'), 4, false)
+  })
+
+  it('--hash: content-hashed names, referenced by manifest.json', () => {
+    runOk(['convert', 'inception.pb', '--out-dir', 'hashed', '--hash'])
+    const dir = p('hashed')
+    const m = readManifest(dir)
+    const referenced = new Set<string>()
+    for (const l of m.layers) {
+      expect(l.weights.file).toMatch(new RegExp(`^weights_${l.name}-[0-9a-f]{8}\\.dat$`))
+      expect(l.bias.file).toMatch(new RegExp(`^bias_${l.name}-[0-9a-f]{8}\\.dat$`))
+      for (const t of [l.weights, l.bias]) {
+        const bytes = fs.readFileSync(path.join(dir, t.file))
+        expect(t.file.slice(-12, -4)).toBe(sha256(bytes).slice(0, 8))
+        expect(bytes.length).toBe(t.byteLength)
+        referenced.add(t.file)
+      }
+    }
+    expect(fs.readdirSync(dir).sort()).toEqual([...referenced, 'manifest.json'].sort())
+    checkAgainstOracle(dir, m)
+  })
+
+  it('--packed --hash: one hashed <model>-<hash>.dat', () => {
+    runOk(['convert', 'inception.pb', '--out-dir', 'packedhash', '--packed', '--hash'])
+    checkPacked(p('packedhash'), 256, true)
+  })
+
+  it('--precision float16: half weights, float32 biases', () => {
+    runOk(['convert', 'inception.pb', '--out-dir', 'half', '--precision', 'float16'])
+    const m = readManifest(p('half'))
+    expect(m.precision).toBe('float16')
+    for (const l of m.layers) expect(l.weights.dtype).toBe('float16')
+    checkAgainstOracle(p('half'), m)
+    expect(m.layers.map((l) => l.weights.byteLength * 2)).toEqual(oracle.map((l) => l.weights.length * 4))
+  })
+
+  it('--precision float16 --packed', () => {
+    runOk(['convert', 'inception.pb', '--out-dir', 'halfpacked', '--precision=float16', '--packed'])
+    const m = checkPacked(p('halfpacked'), 256, false)
+    expect(m.precision).toBe('float16')
+  })
+})
+
+describe('bad inputs: one line on stderr, the earlier output untouched', () => {
+  const GOOD = 'keep'
+  let parent: string
+  let before: Map<string, Buffer>
+
+  beforeAll(() => {
+    parent = p('bad')
+    fs.mkdirSync(parent)
+    runOk(['convert', path.join(tmp, 'inception.pb'), '--out-dir', path.join(parent, GOOD), '--quiet'])
+    before = snapshot(path.join(parent, GOOD))
+    expect(before.size).toBe(2 * LAYERS + 1)
+
+    const w = (name: string, data: Uint8Array | string) => fs.writeFileSync(path.join(parent, name), data)
+    w('empty.pb', new Uint8Array(0))
+    w('truncated.pb', modelBytes.subarray(0, Math.floor(modelBytes.length * 0.6)))
+    const jpeg = new Uint8Array(4096)
+    for (let i = 0; i < jpeg.length; i++) jpeg[i] = (i * 2654435761) >>> 24
+    jpeg.set([0xff, 0xd8, 0xff, 0xe1, 0x00, 0x18, 0x45, 0x78, 0x69, 0x66])
+    w('photo.pb', jpeg)
+    const meta = concatBytes([Uint8Array.of(0x12), varint(modelBytes.length), modelBytes])
+    w('saved_model.pb', concatBytes([Uint8Array.of(0x08, 0x01, 0x12), varint(meta.length), meta]))
+    w('lfs.pb', `version https://git-lfs.github.com/spec/v1\noid sha256:${'ab12'.repeat(16)}\nsize ${modelBytes.length}\n`)
+    w('nan.pb', nanModel())
+    const text = fs.readFileSync(p('inception.pbtxt'), 'utf8').split('\n')
+    text[1234] = text[1234].replace(':', '')
+    w('broken.pbtxt', text.join('\n'))
+  })
+
+  const cases: [string, string, RegExp][] = [
+    ['empty file', 'empty.pb', /the file is empty/],
+    ['truncated file', 'truncated.pb', /truncated/],
+    ['JPEG named .pb', 'photo.pb', /JPEG/],
+    ['SavedModel', 'saved_model.pb', /SavedModel.*Freeze the graph/],
+    ['Git LFS pointer', 'lfs.pb', /git lfs pull/],
+    ['missing file', 'missing.pb', /no such file/],
+    ['NaN weights', 'nan.pb', /node "conv\/weights": weights hold NaN/],
+    ['pbtxt syntax error', 'broken.pbtxt', /line 1235, column \d+/],
+  ]
+
+  for (const [what, name, says] of cases) {
+    it(`${what}: exit 1, "mpscnn: ${name}: ...", ${GOOD}/ untouched`, () => {
+      const file = path.join(parent, name)
+      const r = run(['convert', file, '--out-dir', path.join(parent, GOOD)])
+      expect(r.status, describeRun(r)).toBe(1)
+      const line = expectOneErrorLine(r, file)
+      expect(line.startsWith(`mpscnn: ${file}: `)).toBe(true)
+      expect(line).toMatch(says)
+      expect(r.stdout).toBe('')
+      expectSameTree(path.join(parent, GOOD), before)
+      expect(leftovers(parent)).toEqual([])
+    })
+  }
+
+  it('relative paths are named as given, and no default output folder appears', () => {
+    const r = run(['convert', 'empty.pb'], parent)
+    expect(expectOneErrorLine(r, 'empty.pb')).toBe('mpscnn: empty.pb: the file is empty. Export the frozen GraphDef again')
+    expect(fs.existsSync(path.join(parent, 'empty-mpscnn'))).toBe(false)
+    expect(leftovers(parent)).toEqual([])
+  })
+
+  it('a directory given as the model: exit 1, one line', () => {
+    fs.mkdirSync(path.join(parent, 'saved_model_dir'), { recursive: true })
+    const r = run(['convert', 'saved_model_dir', '--out-dir', GOOD], parent)
+    expect(expectOneErrorLine(r, 'saved_model_dir')).toMatch(/directory/)
+    expectSameTree(path.join(parent, GOOD), before)
+  })
+
+  it('a failure after some layers were written (float16 overflow in the last layer) leaves nothing behind', () => {
+    const file = path.join(parent, 'overflow.pb')
+    fs.writeFileSync(file, overflowModel())
+    for (const extra of [[], ['--packed'], ['--hash']]) {
+      const r = run(['convert', file, '--out-dir', path.join(parent, GOOD), '--precision', 'float16', ...extra])
+      expect(r.status, describeRun(r)).toBe(1)
+      const line = expectOneErrorLine(r, file)
+      expect(line).toMatch(/node "late\/weights": layer "late": folded weight 1000000 .* overflows float16/)
+      expectSameTree(path.join(parent, GOOD), before)
+      expect(leftovers(parent)).toEqual([])
+    }
+    // The same model converts in float32.
+    runOk(['convert', file, '--out-dir', path.join(parent, 'overflow-f32'), '--quiet'])
+  })
+})
+
+describe('other commands', () => {
+  it('mpscnn cache clean --cache-dir DIR removes the cache folder', () => {
+    const dir = p('cache')
+    fs.mkdirSync(path.join(dir, 'entries'), { recursive: true })
+    fs.mkdirSync(path.join(dir, 'paths'), { recursive: true })
+    fs.writeFileSync(path.join(dir, 'entries', 'a.bin'), 'x')
+    fs.writeFileSync(path.join(dir, 'entries', 'b.bin'), 'y')
+    fs.writeFileSync(path.join(dir, 'paths', 'c.json'), '{}')
+    const r = runOk(['cache', 'clean', '--cache-dir', dir])
+    expect(r.stdout).toBe(`mpscnn: removed 2 cache entries from ${dir}\n`)
+    expect(fs.existsSync(dir)).toBe(false)
+    // Again, with --cache-dir=DIR and nothing there.
+    const again = runOk(['cache', 'clean', `--cache-dir=${dir}`])
+    expect(again.stdout).toContain('removed 0 cache entries')
+  })
+
+  it('an unknown option: exit 2 with the usage', () => {
+    const r = run(['convert', 'inception.pb', '--frobnicate'])
+    expect(r.status).toBe(2)
+    expect(r.stderr.startsWith('mpscnn: unknown option --frobnicate\nUsage:\n')).toBe(true)
+    expect(r.stderr).toContain('mpscnn convert <model.pb|model.pbtxt> [options]')
+    expect(r.stderr).not.toContain('    at ')
+    expect(fs.existsSync(p('inception-mpscnn'))).toBe(false)
+  })
+
+  it('bad option values and commands: exit 2 with the usage', () => {
+    for (const args of [['convert', 'inception.pb', '--align', '100'], ['convert', 'inception.pb', '--precision', 'float64'], ['convert', 'inception.pb', '--out-dir'], ['convert'], ['frobnicate'], ['cache', 'clean', '--nope']]) {
+      const r = run(args)
+      expect(r.status, args.join(' ')).toBe(2)
+      expect(r.stderr).toMatch(/^mpscnn: .+\nUsage:\n/)
+    }
+  })
+
+  it('--help and --version', () => {
+    const h = runOk(['--help'])
+    expect(h.stdout).toContain('Usage:')
+    const v = runOk(['--version'])
+    const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }
+    expect(v.stdout).toBe(`${pkg.version}\n`)
+    expect(run([]).status).toBe(2)
+  })
+})
+
+// ---------------------------------------------------------------------------------------
+// Models for the failure cases
+// ---------------------------------------------------------------------------------------
+
+function varint(n: number): Uint8Array {
+  const out: number[] = []
+  while (n >= 0x80) {
+    out.push((n & 0x7f) | 0x80)
+    n = Math.floor(n / 128)
+  }
+  out.push(n)
+  return Uint8Array.from(out)
+}
+
+const convAttrs = { T: attr.type('DT_FLOAT'), padding: attr.s('SAME'), strides: attr.ints([1, 1, 1, 1]) }
+
+function nanModel(): Uint8Array {
+  const b = new GraphBuilder()
+  b.placeholder('input', [1, 8, 8, 3])
+  const w = new Float32Array(3 * 3 * 3 * 8).fill(0.25)
+  w[11] = NaN
+  b.constF32('conv/weights', [3, 3, 3, 8], w)
+  b.op('conv/Conv2D', 'Conv2D', ['input', 'conv/weights'], convAttrs)
+  return b.encode()
+}
+
+/** 20 layers that convert, then one whose weight overflows float16. No warnings. */
+function overflowModel(): Uint8Array {
+  const b = new GraphBuilder()
+  b.placeholder('input', [1, 8, 8, 8])
+  let x = 'input'
+  for (let i = 0; i < 20; i++) {
+    b.constF32(`l${i}/weights`, [3, 3, 8, 8], new Float32Array(3 * 3 * 8 * 8).fill(0.01 * (i + 1)))
+    x = b.op(`l${i}/Conv2D`, 'Conv2D', [x, `l${i}/weights`], convAttrs)
+  }
+  const w = new Float32Array(3 * 3 * 8 * 8).fill(0.5)
+  w[100] = 1e6
+  b.constF32('late/weights', [3, 3, 8, 8], w)
+  b.op('late/Conv2D', 'Conv2D', [x, 'late/weights'], convAttrs)
+  return b.encode()
+}
