@@ -133,8 +133,8 @@ function swapInto(src: string, dest: string): void {
 
 /** Below this size a layout worker costs more than it saves. */
 const HELPER_MIN_BYTES = 16 << 20
-/** The worker hashes the model first, so it takes a bit less than half of the layout. */
-const HELPER_SHARE = 0.5
+/** The worker also hashes the model (behind the read), so it takes a bit less than half of the layout. */
+const HELPER_SHARE = 0.45
 
 /** A worker thread that hashes the model, then lays out and writes the layers it is sent. */
 class LayoutHelper {
@@ -161,9 +161,6 @@ class LayoutHelper {
   get size(): number {
     return this.init.size
   }
-  hash(): void {
-    this.worker.postMessage('hash')
-  }
   run(run: WorkerRun): Promise<WorkerReply> {
     this.worker.postMessage(run)
     return this.reply
@@ -177,18 +174,33 @@ class LayoutHelper {
 async function convert(a: ConvertArgs): Promise<number> {
   const t0 = performance.now()
   const file = a.model
-  // The worker starts while the file is read, then hashes it while this thread plans.
+  // The worker starts while the file is read and hashes each chunk as it arrives.
   let helper: LayoutHelper | undefined
-  const m = readModelMemory(file, file, (mem) => {
-    if (mem.bytes.length >= HELPER_MIN_BYTES && !a.datDir) {
-      helper = new LayoutHelper({ memory: mem.memory, size: mem.bytes.length, precision: a.precision, hash: a.hash && !a.packed, packed: a.packed })
-    }
-  })
+  const progress = new Int32Array(new SharedArrayBuffer(4))
+  const signal = (n: number) => {
+    Atomics.store(progress, 0, n)
+    Atomics.notify(progress, 0)
+  }
+  let m: ModelMemory
+  try {
+    m = readModelMemory(file, file, {
+      beforeRead(mem) {
+        if (mem.bytes.length >= HELPER_MIN_BYTES && mem.bytes.length < 2 ** 31 && !a.datDir) {
+          helper = new LayoutHelper({ memory: mem.memory, size: mem.bytes.length, progress, precision: a.precision, hash: a.hash && !a.packed, packed: a.packed })
+        }
+      },
+      progress: signal,
+    })
+  } catch (e) {
+    signal(-1)
+    await helper?.close()
+    throw e
+  }
   if (helper && m.bytes.length !== helper.size) {
-    await helper.close() // the file shrank while being read
+    signal(-1) // the file shrank while being read
+    await helper.close()
     helper = undefined
   }
-  helper?.hash()
   try {
     return await convertWith(a, m, helper, t0)
   } finally {

@@ -22,6 +22,8 @@ export interface WorkerInit {
   /** The shared model memory (read.ts); the model is its first `size` bytes. */
   memory: WebAssembly.Memory
   size: number
+  /** [0]: bytes of the model read so far, -1 if reading failed. The worker hashes behind it. */
+  progress: Int32Array
   precision: 'float32' | 'float16'
   /** Also name files by content (the CLI's --hash). */
   hash: boolean
@@ -54,10 +56,26 @@ function write(path: string, offset: number, data: Uint8Array, fds: Map<string, 
   fs.writeSync(fd, data, 0, data.byteLength, offset)
 }
 
-parentPort!.on('message', (msg: 'hash' | WorkerRun) => {
-  // First, once the main thread has read the file, the model's sha256, while it parses and plans.
-  if (msg === 'hash') return parentPort!.postMessage({ sha256: createHash('sha256').update(model).digest('hex') })
-  const { jobs, out, capacity } = msg
+// First the model's sha256, chunk by chunk right behind the main thread's read of the file.
+{
+  const hasher = createHash('sha256')
+  let hashed = 0
+  for (;;) {
+    const done = Atomics.load(init.progress, 0)
+    if (done < 0) break
+    if (done > hashed) {
+      hasher.update(model.subarray(hashed, done))
+      hashed = done
+    }
+    if (hashed >= init.size) {
+      parentPort!.postMessage({ sha256: hasher.digest('hex') })
+      break
+    }
+    Atomics.wait(init.progress, 0, done)
+  }
+}
+
+parentPort!.on('message', ({ jobs, out, capacity }: WorkerRun) => {
   const reply: WorkerReply = { hashes: [], failed: [] }
   const fds = new Map<string, number>()
   attach(init.memory, model.buffer, out, capacity)

@@ -21,11 +21,17 @@ function readError(e: unknown, file: string): MpscnnError {
   return new MpscnnError('READ_FAILED', file, `cannot be read (${code ?? (e as Error).message})`)
 }
 
-/**
- * Reads `file` (named `display` in errors) into a new shared model memory. `beforeRead`
- * sees the memory first, e.g. to start a worker that will share it.
- */
-export function readModelMemory(file: string, display = file, beforeRead?: (m: ModelMemory) => void): ModelMemory {
+export interface ReadHooks {
+  /** Sees the memory before any byte is read, e.g. to start a worker that shares it. */
+  beforeRead?: (m: ModelMemory) => void
+  /** Called after each chunk with the number of bytes read so far. */
+  progress?: (bytesRead: number) => void
+}
+
+const CHUNK = 8 << 20
+
+/** Reads `file` (named `display` in errors) into a new shared model memory. */
+export function readModelMemory(file: string, display = file, hooks: ReadHooks = {}): ModelMemory {
   let fd: number
   try {
     fd = fs.openSync(file, 'r')
@@ -36,12 +42,13 @@ export function readModelMemory(file: string, display = file, beforeRead?: (m: M
     const st = fs.fstatSync(fd)
     if (st.isDirectory()) throw readError(Object.assign(new Error('directory'), { code: 'EISDIR' }), display)
     const m = modelMemory(st.size, true)
-    beforeRead?.(m)
+    hooks.beforeRead?.(m)
     let pos = 0
     while (pos < st.size) {
-      const n = fs.readSync(fd, m.bytes, pos, st.size - pos, pos)
+      const n = fs.readSync(fd, m.bytes, pos, Math.min(CHUNK, st.size - pos), pos)
       if (n === 0) break
       pos += n
+      hooks.progress?.(pos)
     }
     return pos === st.size ? m : { memory: m.memory, bytes: m.bytes.subarray(0, pos) }
   } catch (e) {
