@@ -310,9 +310,13 @@ async function convertWith(a: ConvertArgs, m: ModelMemory, helper: LayoutHelper 
   return a.datDir && !(overall < 1e-3) ? 3 : 0
 }
 
-/** A progress line on a TTY, shown only once a conversion has taken more than a second. */
+/**
+ * A progress line on a TTY, shown only once a conversion has taken more than a second
+ * (MPSCNN_PROGRESS_DELAY_MS changes that, for tests).
+ */
 class Progress {
   private readonly start = performance.now()
+  private readonly delay = Number(process.env.MPSCNN_PROGRESS_DELAY_MS ?? 1000)
   private shown = false
   constructor(
     private readonly total: number,
@@ -320,7 +324,7 @@ class Progress {
     private readonly enabled = !quiet && process.stderr.isTTY === true,
   ) {}
   tick(done: number): void {
-    if (!this.enabled || performance.now() - this.start < 1000) return
+    if (!this.enabled || performance.now() - this.start < this.delay) return
     this.shown = true
     const width = 30
     const filled = Math.round((done / this.total) * width)

@@ -1,0 +1,39 @@
+/**
+ * The full-size Inception v3 (2015) graph, generated here (95.7 MB, never committed),
+ * converted by the CLI and checked layer by layer against the float64 reference fold.
+ */
+import { spawnSync } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { expect, it } from 'vitest'
+import { makeInceptionV3_2015 } from './helpers/inception.js'
+
+const repo = path.resolve(__dirname, '..')
+
+it('converts the full-size 2015 graph: 95 layers, bit-for-bit the float64 reference fold', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mpscnn-full-'))
+  try {
+    const model = makeInceptionV3_2015({ scale: 1, seed: 2015 })
+    fs.writeFileSync(path.join(dir, 'inception_v3.pb'), model.bytes)
+    expect(model.bytes.byteLength).toBeGreaterThan(95e6)
+    const r = spawnSync(process.execPath, [path.join(repo, 'bin/mpscnn.js'), 'convert', 'inception_v3.pb', '--out-dir', 'out'], { cwd: dir, encoding: 'utf8' })
+    expect(r.stderr.replace(/^mpscnn: warning: .*Sub "Sub", Mul "Mul"\n/m, '')).toBe('')
+    expect(r.status).toBe(0)
+    expect(r.stdout).toMatch(/^inception_v3\.pb: 95 layers, 95\.3 MB, converted in \d+ ms -> out$/m)
+    const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'out/manifest.json'), 'utf8'))
+    expect(manifest.layers.map((l: { name: string }) => l.name)).toEqual(model.layers.map((l) => l.name))
+    let worst = 0
+    for (const l of model.layers) {
+      for (const [file, want] of [[`weights_${l.name}.dat`, l.weights], [`bias_${l.name}.dat`, l.bias]] as const) {
+        const got = new Float32Array(Uint8Array.from(fs.readFileSync(path.join(dir, 'out', file))).buffer)
+        expect(got.length).toBe(want.length)
+        for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]))
+      }
+    }
+    // Same float64 formula, one rounding to float32: bit-for-bit the reference.
+    expect(worst).toBe(0)
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+})
