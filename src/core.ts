@@ -12,6 +12,7 @@ import { manifestDts } from './emit/manifest.js'
 import { outputAffectingOptions, type ResolvedOptions } from './options.js'
 import { entryKey, modelDigest, readEntry, writeEntry } from './cache.js'
 import { CONVERTER_VERSION } from './version.js'
+import { formatBytes } from './format.js'
 
 /** Cache entries being written, by key. */
 const pendingWrites = new Map<string, Promise<unknown>>()
@@ -28,11 +29,6 @@ export interface LoadedModel {
   summary: string
 }
 
-export function formatBytes(n: number): string {
-  if (n >= 1e6) return `${(n / 1e6).toFixed(1)} MB`
-  if (n >= 1e3) return `${(n / 1e3).toFixed(1)} kB`
-  return `${n} B`
-}
 
 export function writeIfChanged(file: string, content: string): void {
   try {

@@ -90,7 +90,7 @@ export const unpluginFactory: UnpluginFactory<Options | undefined> = (rawOptions
           servedBy.set(file, [...files.keys()].map((name) => dir + name))
           urlOf = (name) => JSON.stringify(dir + name)
         } else {
-          state.emitter ??= createEmitter(meta.framework, this)
+          state.emitter ??= createEmitter(meta.framework)
           urlOf = state.emitter.emitAll(this, file, files, state.options.hash)
         }
         return { code: manifestModule(header, plan, urlOf), map: { mappings: '' } }
@@ -141,7 +141,7 @@ export const unpluginFactory: UnpluginFactory<Options | undefined> = (rawOptions
         esbuildStates.set(build, {
           root,
           options: resolveOptions(rawOptions, root),
-          emitter: createEmitter('esbuild', undefined, build),
+          emitter: createEmitter('esbuild', build),
           logInfo: level === 'info' || level === 'debug' || level === 'verbose' ? (msg) => console.error(`[mpscnn] ${msg}`) : () => {},
         })
       },

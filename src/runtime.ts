@@ -3,6 +3,7 @@
  * tensors, in the browser (fetch) and in Node (fetch for http(s), the file system for
  * paths and file: URLs). A packed model's file is fetched once and shared by every view.
  */
+import { halfToFloat } from './fold/half.js'
 
 export type MpscnnLayerKind = 'conv' | 'depthwise' | 'fullyConnected'
 
@@ -29,6 +30,7 @@ export interface MpscnnLayer<Name extends string = string> {
   strideX: number
   dilationY: number
   dilationX: number
+  /** 1; the input channel count for a depthwise convolution (a grouped one when its multiplier is > 1). */
   groups: number
   padding: 'same' | 'valid'
   activation: 'relu' | 'relu6' | 'none'
@@ -103,15 +105,6 @@ export async function loadTensor(t: MpscnnTensor, options?: LoadOptions): Promis
     throw new Error(`unplugin-mpscnn: ${t.url} has ${buf.byteLength} bytes, the manifest expects ${t.offset + t.byteLength}`)
   }
   return t.dtype === 'float16' ? new Uint16Array(buf, t.offset, t.byteLength / 2) : new Float32Array(buf, t.offset, t.byteLength / 4)
-}
-
-function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1
-  const e = (h >> 10) & 0x1f
-  const f = h & 0x3ff
-  if (e === 0) return s * f * 2 ** -24
-  if (e === 31) return f ? NaN : s * Infinity
-  return s * (1 + f / 1024) * 2 ** (e - 15)
 }
 
 /** A layer's folded weights as float32 (a view for float32 models, decoded for float16). */

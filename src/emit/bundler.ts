@@ -113,7 +113,7 @@ function esbuildEmitter(build: PluginBuild): Emitter {
   }
 }
 
-export function createEmitter(framework: string, _ctx: unknown, build?: PluginBuild): Emitter {
+export function createEmitter(framework: string, build?: PluginBuild): Emitter {
   if (framework === 'esbuild') {
     if (!build) throw new Error('unplugin-mpscnn: esbuild emitter needs the build')
     return esbuildEmitter(build)

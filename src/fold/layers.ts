@@ -15,6 +15,7 @@
  * laid out one layer at a time by `materialize`, so callers can stream.
  */
 import { MpscnnError } from '../errors.js'
+import type { MpscnnLayer } from '../runtime.js'
 import type { NodeDef } from '../graphdef/schema.js'
 import { isFloatDtype, type Tensor } from '../graphdef/tensor.js'
 import { attrBool, attrFloat, attrInt, attrInts, attrString } from './attrs.js'
@@ -23,29 +24,19 @@ import { Graph, PASS_THROUGH, type InputRef } from './graph.js'
 import { float32Source, scaleRows, transposeScaled } from './layout.js'
 import { transposeSimd } from './simd.js'
 
-export type LayerKind = 'conv' | 'depthwise' | 'fullyConnected'
-export type Activation = 'relu' | 'relu6' | 'none'
-export type Padding = 'same' | 'valid'
+export type LayerKind = MpscnnLayer['kind']
+export type Activation = MpscnnLayer['activation']
+export type Padding = MpscnnLayer['padding']
 
-export interface LayerInfo {
-  /** Apple's file-name stem: the weight constant's scope, `/` replaced by `_`. */
-  name: string
-  kind: LayerKind
+/**
+ * A layer as the manifest describes it (name, kind, channels, kernel, stride, dilation,
+ * groups, padding, activation: see MpscnnLayer in runtime.ts), plus what the converter
+ * keeps for itself.
+ */
+export interface LayerInfo extends Omit<MpscnnLayer, 'weights' | 'bias'> {
   /** The TF op that starts the layer and its node name. */
   op: string
   node: string
-  inputChannels: number
-  outputChannels: number
-  kernelHeight: number
-  kernelWidth: number
-  strideY: number
-  strideX: number
-  dilationY: number
-  dilationX: number
-  /** 1, or the input channel count for a depthwise convolution with multiplier > 1. */
-  groups: number
-  padding: Padding
-  activation: Activation
   /** MPSCNN weight shape `[out, kernelH, kernelW, in / groups]` (`[channels, kH, kW]` for depthwise). */
   weightShape: number[]
   /** The TF nodes folded into this layer, in order (BN, bias adds, ...). */
