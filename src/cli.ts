@@ -135,6 +135,8 @@ function swapInto(src: string, dest: string): void {
 const HELPER_MIN_BYTES = 16 << 20
 /** The worker also hashes the model (behind the read), so it takes a bit less than half of the layout. */
 const HELPER_SHARE = 0.45
+/** Creating a file costs about as much as laying out and writing this many bytes (measured here). */
+const FILE_COST_BYTES = 350_000
 
 /** A worker thread that hashes the model, then lays out and writes the layers it is sent. */
 class LayoutHelper {
@@ -171,8 +173,16 @@ class LayoutHelper {
   }
 }
 
+/** MPSCNN_TRACE=1: when each phase of a conversion ended, on stderr. */
+const tracing = !!process.env.MPSCNN_TRACE
+let traceStart = 0
+function trace(what: string): void {
+  if (tracing) process.stderr.write(`mpscnn: trace: ${(performance.now() - traceStart).toFixed(1)} ms ${what}\n`)
+}
+
 async function convert(a: ConvertArgs): Promise<number> {
   const t0 = performance.now()
+  traceStart = t0
   const file = a.model
   // The worker starts while the file is read and hashes each chunk as it arrives.
   let helper: LayoutHelper | undefined
@@ -196,6 +206,7 @@ async function convert(a: ConvertArgs): Promise<number> {
     await helper?.close()
     throw e
   }
+  trace('read')
   if (helper && m.bytes.length !== helper.size) {
     signal(-1) // the file shrank while being read
     await helper.close()
@@ -211,6 +222,7 @@ async function convert(a: ConvertArgs): Promise<number> {
 async function convertWith(a: ConvertArgs, m: ModelMemory, helper: LayoutHelper | undefined, t0: number): Promise<number> {
   const file = a.model
   const model = convertModel(m.bytes, { file, precision: a.precision, transient: true })
+  trace('parse and plan')
   const digest = helper ? helper.sha256 : Promise.resolve(createHash('sha256').update(m.bytes).digest('hex'))
   attachLayout(m, model.layoutRegion)
   if (!a.quiet) for (const w of model.warnings) process.stderr.write(`mpscnn: warning: ${w}\n`)
@@ -231,15 +243,18 @@ async function convertWith(a: ConvertArgs, m: ModelMemory, helper: LayoutHelper 
     const packed = packedPath ? fs.openSync(packedPath, 'w') : undefined
     try {
       if (packed !== undefined) fs.ftruncateSync(packed, plan.files[0].size)
-      // Share the layout: the largest layers whose weights sit in the shared buffer go to
-      // the worker until it has its share of the elements.
+      // Share the work: layers whose weights sit in the shared buffer go to the worker,
+      // largest first, until it has its share of the cost (bytes to lay out and write,
+      // plus the cost of creating each file, which dominates for small layers).
       const remote: WorkerJob[] = []
       if (helper) {
-        const all = plan.layers.reduce((n, l) => n + l.weights.byteLength, 0)
+        const perFile = plan.packed ? 0 : FILE_COST_BYTES
+        const cost = (i: number) => plan.layers[i].weights.byteLength + plan.layers[i].bias.byteLength + 2 * perFile
+        const all = plan.layers.reduce((n, _, i) => n + cost(i), 0)
         let taken = 0
-        const order = plan.layers.map((_, i) => i).sort((x, y) => plan.layers[y].weights.byteLength - plan.layers[x].weights.byteLength)
+        const order = plan.layers.map((_, i) => i).sort((x, y) => cost(y) - cost(x))
         for (const i of order) {
-          const size = plan.layers[i].weights.byteLength
+          const size = cost(i)
           if (taken + size > all * HELPER_SHARE) continue
           const job = model.job(i)
           if (!job) continue
@@ -269,9 +284,12 @@ async function convertWith(a: ConvertArgs, m: ModelMemory, helper: LayoutHelper 
         if (a.datDir) overall = compareLayer(a.datDir, out, report, overall)
         progress.tick(i + 1)
       }
+      trace('plan')
       for (let i = 0; i < plan.layers.length; i++) if (!remoteSet.has(i)) layOutHere(i)
+      trace(`main thread's ${plan.layers.length - remoteSet.size} layers`)
       if (remoteDone) {
         const r = await remoteDone
+        trace(`worker's ${remoteSet.size} layers`)
         // The worker skips what it cannot lay out; doing that layer here raises its error.
         for (const i of r.failed) layOutHere(i)
         for (const [i, wh, bh] of r.hashes) {
@@ -294,6 +312,7 @@ async function convertWith(a: ConvertArgs, m: ModelMemory, helper: LayoutHelper 
     for (const l of plan.layers) for (const t of [l.weights, l.bias]) t.file = hashed.get(t.file) ?? t.file
     fs.writeFileSync(path.join(tmp, 'manifest.json'), manifestJson({ source: path.basename(file), sha256: await digest, precision: model.precision }, plan))
     swapInto(tmp, outDir)
+    trace('manifest written, output in place')
   } catch (e) {
     progress.done()
     await helper?.close() // it may still be writing into tmp
