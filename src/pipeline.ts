@@ -39,7 +39,8 @@ export function convertToAssets({ bytes, memory, sha256 }: ModelSource, file: st
   const m = toModelMemory(bytes, memory)
   const model = convertModel(m.bytes, { file, precision: o.precision })
   const plan = planAssets(model.layers, { packed: o.packed, align: o.align, modelName: modelStem(file), precision: o.precision })
-  attachLayout(m, model.layoutRegion)
+  // Every layer's weights stay where the kernel wrote them: the files are views, no copies.
+  attachLayout(m, model.layoutTotal, true)
   const files = buildFiles(model, plan)
   detach(m.bytes.buffer)
   return {
