@@ -43,21 +43,35 @@ export function entryKey(contentSha256: string, version: string, outputOptions: 
 }
 
 /**
- * The sha256 of a model file: from the path index when its size and mtime are those
- * recorded, else by hashing `bytes()` and recording the result.
+ * What the path index says of this file: its sha256 when size and mtime are those
+ * recorded (`digest`), whether it has a record at all (`seen`: the file was converted or
+ * looked up before, so a cache entry for its content may well exist).
  */
-export async function modelDigest(opts: CacheOptions, file: string, stat: fs.Stats, bytes: () => Promise<Uint8Array>): Promise<string> {
-  const idx = path.join(opts.dir, 'paths', `${pathKey(file)}.json`)
+export async function indexedDigest(opts: CacheOptions, file: string, stat: fs.Stats): Promise<{ digest?: string; seen: boolean }> {
+  let rec: { file: string; size: number; mtimeMs: number; sha256: string }
   try {
-    const rec = JSON.parse(await fs.promises.readFile(idx, 'utf8')) as { file: string; size: number; mtimeMs: number; sha256: string }
-    if (rec.file === path.resolve(file) && rec.size === stat.size && rec.mtimeMs === stat.mtimeMs && /^[0-9a-f]{64}$/.test(rec.sha256)) return rec.sha256
-  } catch {}
-  const sha256 = createHash('sha256').update(await bytes()).digest('hex')
-  // A file modified within the mtime granularity could change again unseen: don't trust it.
-  if (Date.now() - stat.mtimeMs > 2000) {
-    await writeAtomic(idx, JSON.stringify({ file: path.resolve(file), size: stat.size, mtimeMs: stat.mtimeMs, sha256 })).catch(() => {})
+    rec = JSON.parse(await fs.promises.readFile(indexPath(opts, file), 'utf8'))
+  } catch {
+    return { seen: false }
   }
-  return sha256
+  const fresh = rec.file === path.resolve(file) && rec.size === stat.size && rec.mtimeMs === stat.mtimeMs && /^[0-9a-f]{64}$/.test(rec.sha256)
+  return { digest: fresh ? rec.sha256 : undefined, seen: true }
+}
+
+/** Records a file's sha256 in the path index (not for a file modified within the last two seconds). */
+export async function recordDigest(opts: CacheOptions, file: string, stat: fs.Stats, sha256: string): Promise<void> {
+  // A file modified within the mtime granularity could change again unseen: don't trust it.
+  if (Date.now() - stat.mtimeMs <= 2000) return
+  await writeAtomic(indexPath(opts, file), JSON.stringify({ file: path.resolve(file), size: stat.size, mtimeMs: stat.mtimeMs, sha256 })).catch(() => {})
+}
+
+function indexPath(opts: CacheOptions, file: string): string {
+  return path.join(opts.dir, 'paths', `${pathKey(file)}.json`)
+}
+
+/** Is there an entry for this key (not checked: a damaged one is found when read)? */
+export function hasEntry(opts: CacheOptions, key: string): boolean {
+  return fs.existsSync(entryPath(opts, key))
 }
 
 async function writeAtomic(file: string, data: string | Uint8Array | Uint8Array[]): Promise<void> {

@@ -7,12 +7,18 @@ import fs from 'node:fs'
 import path from 'node:path'
 import type { ConvertedAssets } from './pipeline.js'
 import { convertScheduled } from './scheduler.js'
-import { readModelMemory, type ModelMemory } from './read.js'
+import { readModelMemory, sha256InParallel, type ModelMemory } from './read.js'
 import { manifestDts } from './emit/manifest.js'
 import { outputAffectingOptions, type ResolvedOptions } from './options.js'
-import { entryKey, modelDigest, readEntry, writeEntry } from './cache.js'
+import { entryKey, hasEntry, indexedDigest, readEntry, recordDigest, writeEntry } from './cache.js'
 import { CONVERTER_VERSION } from './version.js'
 import { formatBytes } from './format.js'
+
+/**
+ * This process's own path index: what the on-disk one does not record yet (a file
+ * modified in the last two seconds), so that watch rebuilds do not hash it again.
+ */
+const recentDigests = new Map<string, { size: number; mtimeMs: number; sha256: string }>()
 
 /** Cache entries being written, by key. */
 const pendingWrites = new Map<string, Promise<unknown>>()
@@ -45,45 +51,65 @@ export async function loadModel(file: string, options: ResolvedOptions, root: st
   const t0 = performance.now()
   let m: ModelMemory | undefined
   const read = () => (m ??= readModelMemory(file, display))
-  let assets: ConvertedAssets | undefined
-  let key: string | undefined
-  let digest: string | undefined
   const cacheOpts = { dir: options.cacheDir, maxBytes: options.cacheMaxBytes }
+  const keyOf = (digest: string) => entryKey(digest, CONVERTER_VERSION, outputAffectingOptions(options))
+  let stat: fs.Stats | undefined
+  let digest: string | undefined
   if (options.cache) {
-    let stat: fs.Stats
     try {
       stat = await fs.promises.stat(file)
     } catch {
       read() // raises the clear error
       throw new Error('unreachable')
     }
-    digest = await modelDigest(cacheOpts, file, stat, async () => read().bytes)
-    key = entryKey(digest, CONVERTER_VERSION, outputAffectingOptions(options))
-    await pendingWrites.get(key)
-    const hit = await readEntry(cacheOpts, key)
-    if (hit.kind === 'hit') assets = hit.assets
-    else if (hit.kind === 'corrupt') warn(`${display}: cache entry ${key.slice(0, 12)} was corrupt (${hit.reason}); converting again`)
-  }
-  const fromCache = assets !== undefined
-  if (!assets) {
-    const { bytes, memory } = read()
-    assets = await convertScheduled({ bytes, memory, sha256: digest }, display, options)
-    if (key) {
-      // Written while the bundler goes on with the build; a later read of the same key waits for it.
-      const k = key
-      const p = writeEntry(cacheOpts, k, assets)
-        .catch((e: Error) => warn(`${display}: could not write the cache (${e.message}); the build goes on without it`))
-        .finally(() => pendingWrites.delete(k))
-      pendingWrites.set(k, p)
+    // Fast path: an unchanged file (path, size, mtime) is not hashed again. A file seen
+    // before but changed since is hashed first: touched without a change, it is a hit.
+    const mem = recentDigests.get(file)
+    const index = mem && mem.size === stat.size && mem.mtimeMs === stat.mtimeMs ? { digest: mem.sha256, seen: true } : await indexedDigest(cacheOpts, file, stat)
+    digest = index.digest
+    if (!digest && index.seen) {
+      digest = await sha256InParallel(read().bytes)
+      await recordDigest(cacheOpts, file, stat, digest)
+    }
+    if (digest) recentDigests.set(file, { size: stat.size, mtimeMs: stat.mtimeMs, sha256: digest })
+    if (digest) {
+      const key = keyOf(digest)
+      await pendingWrites.get(key)
+      const hit = await readEntry(cacheOpts, key)
+      if (hit.kind === 'hit') return done(hit.assets, true)
+      if (hit.kind === 'corrupt') warn(`${display}: cache entry ${key.slice(0, 12)} was corrupt (${hit.reason}); converting again`)
     }
   }
-  const ms = performance.now() - t0
-  if (options.dts) writeIfChanged(`${file}.d.ts`, manifestDts(assets.plan.layers.map((l) => l.info.name)))
-  let total = 0
-  for (const f of assets.files.values()) total += f.byteLength
-  return {
-    assets,
-    fromCache,
-    summary: `${path.basename(file)}: ${assets.plan.layers.length} layers, ${formatBytes(total)}, ${fromCache ? `from cache in ${Math.round(ms)} ms` : `converted in ${Math.round(ms)} ms`}`,
+  // A model never seen converts while another thread hashes it (the digest is the cache key).
+  const { bytes, memory } = read()
+  const digestP = digest ? Promise.resolve(digest) : sha256InParallel(bytes)
+  digestP.catch(() => {})
+  const assets = await convertScheduled({ bytes, memory, sha256: null }, display, options)
+  const sha256 = await digestP
+  assets.header.sha256 = sha256
+  if (options.cache && stat) {
+    if (!digest) {
+      await recordDigest(cacheOpts, file, stat, sha256)
+      recentDigests.set(file, { size: stat.size, mtimeMs: stat.mtimeMs, sha256 })
+    }
+    const key = keyOf(sha256)
+    await pendingWrites.get(key)
+    if (digest || !hasEntry(cacheOpts, key)) {
+      // Written while the bundler goes on with the build; a later read of the same key waits for it.
+      const p = writeEntry(cacheOpts, key, assets)
+        .catch((e: Error) => warn(`${display}: could not write the cache (${e.message}); the build goes on without it`))
+        .finally(() => pendingWrites.delete(key))
+      pendingWrites.set(key, p)
+    }
+  }
+  return done(assets, false)
+
+  function done(assets: ConvertedAssets, fromCache: boolean): LoadedModel {
+    const ms = performance.now() - t0
+    if (options.dts) writeIfChanged(`${file}.d.ts`, manifestDts(assets.plan.layers.map((l) => l.info.name)))
+    let total = 0
+    for (const f of assets.files.values()) total += f.byteLength
+    const how = fromCache ? 'from cache' : 'converted'
+    return { assets, fromCache, summary: `${path.basename(file)}: ${assets.plan.layers.length} layers, ${formatBytes(total)}, ${how} in ${Math.round(ms)} ms` }
   }
 }

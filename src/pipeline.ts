@@ -27,11 +27,14 @@ export function modelStem(file: string): string {
   return path.basename(file).replace(/\.(pb|pbtxt)$/i, '')
 }
 
-/** A model's bytes, the model memory they may be in (read.ts), and their sha256 if known. */
+/**
+ * A model's bytes, the model memory they may be in (read.ts), and their sha256: given,
+ * computed here when undefined, or `null` when the caller fills `header.sha256` in itself.
+ */
 export interface ModelSource {
   bytes: Uint8Array
   memory?: WebAssembly.Memory
-  sha256?: string
+  sha256?: string | null
 }
 
 /** Bytes outside a model memory are copied into one, so that the SIMD layout applies. */
@@ -44,7 +47,7 @@ export function convertToAssets({ bytes, memory, sha256 }: ModelSource, file: st
   const files = buildFiles(model, plan)
   detach(m.bytes.buffer)
   return {
-    header: { source: path.basename(file), sha256: sha256 ?? sha256Hex(bytes), precision: model.precision },
+    header: { source: path.basename(file), sha256: sha256 === undefined ? sha256Hex(bytes) : (sha256 ?? ''), precision: model.precision },
     plan,
     files,
     warnings: model.warnings,

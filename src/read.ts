@@ -3,7 +3,9 @@
  * reader views in place, the SIMD layout reads from, and a worker can share without a
  * copy.
  */
+import { createHash } from 'node:crypto'
 import fs from 'node:fs'
+import { Worker } from 'node:worker_threads'
 import { MpscnnError } from './errors.js'
 import { attach, modelMemory, regionSize, reserve, transposeSimd } from './fold/simd.js'
 
@@ -75,3 +77,24 @@ export function attachLayout(m: ModelMemory, region: number, bump = false): void
 }
 
 export { regionSize, transposeSimd }
+
+/** Below this size a worker costs more than it saves. */
+const HASH_WORKER_MIN_BYTES = 16 << 20
+
+/**
+ * sha256 of bytes, on a worker thread when they are in shared memory and large: the
+ * caller converts meanwhile.
+ */
+export function sha256InParallel(bytes: Uint8Array): Promise<string> {
+  if (bytes.byteLength < HASH_WORKER_MIN_BYTES || !(bytes.buffer instanceof SharedArrayBuffer)) {
+    return Promise.resolve(createHash('sha256').update(bytes).digest('hex'))
+  }
+  return new Promise((resolve, reject) => {
+    const w = new Worker(new URL('./sha256-worker.js', import.meta.url), { workerData: bytes })
+    w.once('message', (hex: string) => {
+      resolve(hex)
+      void w.terminate()
+    })
+    w.once('error', reject)
+  })
+}
