@@ -8,7 +8,7 @@ import { isMpscnnError } from './errors.js'
 import { manifestModule } from './emit/manifest.js'
 import { createEmitter, type Emitter } from './emit/bundler.js'
 import { resolveOptions, type Options, type ResolvedOptions } from './options.js'
-import type { ViteDevServer } from 'vite'
+import { DevAssets } from './emit/dev-server.js'
 
 export type { Options } from './options.js'
 export type { MpscnnLayer, MpscnnManifest, MpscnnTensor } from './runtime.js'
@@ -40,12 +40,8 @@ export const unpluginFactory: UnpluginFactory<Options | undefined> = (rawOptions
     shared.options = resolveOptions(rawOptions, root)
     if (logInfo) shared.logInfo = logInfo
   }
-  let devServer: ViteDevServer | undefined
-  /** Vite dev: URL path -> bytes, served by the middleware. */
-  const served = new Map<string, Uint8Array>()
-  /** Vite dev: model file -> the URL paths of its current version (older ones are dropped). */
-  const servedBy = new Map<string, string[]>()
-  let devBase = '/'
+  /** Set under `vite dev`, where files are served from memory instead of emitted. */
+  let dev: DevAssets | undefined
 
   return {
     name: PLUGIN_NAME,
@@ -83,13 +79,8 @@ export const unpluginFactory: UnpluginFactory<Options | undefined> = (rawOptions
         if (!state.options.quiet) state.logInfo(model.summary)
         const { header, plan, files } = model.assets
         let urlOf: (name: string) => string
-        if (devServer) {
-          const dir = `${devBase}@mpscnn/${header.sha256.slice(0, 16)}/`
-          for (const old of servedBy.get(file) ?? []) served.delete(old)
-          for (const [name, bytes] of files) served.set(dir + name, bytes)
-          servedBy.set(file, [...files.keys()].map((name) => dir + name))
-          urlOf = (name) => JSON.stringify(dir + name)
-        } else {
+        if (dev) urlOf = dev.serve(file, header.sha256, files)
+        else {
           state.emitter ??= createEmitter(meta.framework)
           urlOf = state.emitter.emitAll(this, file, files, state.options.hash)
         }
@@ -100,19 +91,13 @@ export const unpluginFactory: UnpluginFactory<Options | undefined> = (rawOptions
     vite: {
       configResolved(config) {
         configure(config.root, (msg) => config.logger.info(`[mpscnn] ${msg}`, { timestamp: true }))
-        devBase = config.base.endsWith('/') ? config.base : `${config.base}/`
+        if (config.command === 'serve') {
+          dev = new DevAssets()
+          dev.setBase(config.base)
+        }
       },
       configureServer(server) {
-        devServer = server
-        server.middlewares.use((req, res, next) => {
-          const url = req.url?.split('?')[0]
-          const bytes = url ? served.get(url) : undefined
-          if (!bytes) return next()
-          res.setHeader('Content-Type', 'application/octet-stream')
-          res.setHeader('Content-Length', String(bytes.byteLength))
-          res.setHeader('Cache-Control', 'no-cache')
-          res.end(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))
-        })
+        if (dev) server.middlewares.use(dev.middleware)
       },
     },
 
@@ -134,7 +119,7 @@ export const unpluginFactory: UnpluginFactory<Options | undefined> = (rawOptions
     },
 
     esbuild: {
-      onLoadFilter: /\.pb(txt)?$/,
+      onLoadFilter: esbuildFilter(shared.options.include),
       setup(build) {
         const level = build.initialOptions.logLevel ?? 'warning'
         const root = build.initialOptions.absWorkingDir ?? process.cwd()
@@ -147,6 +132,12 @@ export const unpluginFactory: UnpluginFactory<Options | undefined> = (rawOptions
       },
     },
   }
+}
+
+/** esbuild filters with one RegExp: the include patterns' union when they are all RegExps. */
+function esbuildFilter(include: ResolvedOptions['include']): RegExp {
+  const list = Array.isArray(include) ? include : [include]
+  return list.every((p) => p instanceof RegExp) ? new RegExp(list.map((p) => `(?:${(p as RegExp).source})`).join('|')) : /.*/
 }
 
 export const unplugin = /* #__PURE__ */ createUnplugin(unpluginFactory)
