@@ -1,0 +1,44 @@
+/** Options that pick what is a model, and refusing bad option values. */
+import fs from 'node:fs'
+import path from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { resolveOptions } from '../src/options.js'
+import { importDist, makeApp, oracle, removeApps } from './bundlers/helpers.js'
+
+afterAll(removeApps)
+
+describe('include and exclude', () => {
+  it('rollup and esbuild convert a model under another extension when include says so, and leave excluded ones alone', async () => {
+    const { rollup } = await import('rollup')
+    const esbuild = await import('esbuild')
+    const mpscnnRollup = (await importDist<{ default: typeof import('../src/rollup.js').default }>('rollup.js')).default
+    const mpscnnEsbuild = (await importDist<{ default: typeof import('../src/esbuild.js').default }>('esbuild.js')).default
+    const app = makeApp({
+      modelName: 'net.graphdef',
+      main: "import model from './net.graphdef'\nimport raw from './skip.pb'\nexport default [model, raw]\n",
+      files: { 'skip.pb': 'export default "left alone"\n' },
+    })
+    const options = { cacheDir: app.cacheDir, include: [/\.graphdef$/, /\.pb$/], exclude: [/skip\.pb$/] }
+
+    const bundle = await rollup({ input: app.entry, plugins: [mpscnnRollup(options)], onLog() {} })
+    const { output } = await bundle.generate({ format: 'es' })
+    const assets = output.filter((o) => o.type === 'asset')
+    expect(assets).toHaveLength(2 * oracle().layers.length)
+    expect((output[0] as { code: string }).code).toContain('left alone')
+
+    const r = await esbuild.build({ entryPoints: [app.entry], bundle: true, format: 'esm', outdir: path.join(app.dir, 'es'), write: false, loader: { '.pb': 'js' }, plugins: [mpscnnEsbuild(options)] })
+    expect(r.outputFiles.filter((f) => f.path.endsWith('.dat'))).toHaveLength(2 * oracle().layers.length)
+    expect(r.outputFiles.find((f) => f.path.endsWith('main.js'))!.text).toContain('left alone')
+    expect(fs.existsSync(path.join(app.dir, 'es'))).toBe(false)
+  })
+})
+
+describe('bad option values', () => {
+  it('align must be a power of two, precision float32 or float16', () => {
+    expect(() => resolveOptions({ align: 100 })).toThrow(/align must be a power of two/)
+    expect(() => resolveOptions({ align: 2 })).toThrow(/align must be a power of two/)
+    expect(() => resolveOptions({ precision: 'float64' as never })).toThrow(/precision must be 'float32' or 'float16'/)
+    expect(resolveOptions({ cacheDir: 'c' }, '/root/app').cacheDir).toBe('/root/app/c')
+    expect(resolveOptions({}, '/root/app').cacheDir).toBe('/root/app/node_modules/.cache/unplugin-mpscnn')
+  })
+})
