@@ -1,6 +1,6 @@
 /** A worker thread that converts one model (see scheduler.ts). */
 import { parentPort, workerData } from 'node:worker_threads'
-import { isMpscnnError } from './errors.js'
+import { isMpscnnError, serializeError } from './errors.js'
 import { convertToAssets, type ModelSource, type PipelineOptions } from './pipeline.js'
 import type { WorkerResult } from './scheduler.js'
 
@@ -15,9 +15,7 @@ try {
 } catch (e) {
   result = {
     ok: false,
-    error: isMpscnnError(e)
-      ? { isMpscnn: true, message: e.message, code: e.code, file: e.file, node: e.node }
-      : { isMpscnn: false, message: (e as Error)?.message ?? String(e) },
+    error: isMpscnnError(e) ? serializeError(e) : { message: (e as Error)?.message ?? String(e) },
   }
 }
 parentPort!.postMessage(result, transfer)

@@ -21,6 +21,25 @@ export class MpscnnError extends Error {
   }
 }
 
+/** An MpscnnError as plain data, to cross from a worker thread. */
+export interface SerializedMpscnnError {
+  code: string
+  file: string
+  node?: string
+  message: string
+}
+
+export function serializeError(e: MpscnnError): SerializedMpscnnError {
+  return { code: e.code, file: e.file, node: e.node, message: e.message }
+}
+
+/** The same error again on this side, with the same one-line message. */
+export function deserializeError(s: SerializedMpscnnError): MpscnnError {
+  const e = new MpscnnError(s.code, s.file, '', { node: s.node })
+  e.message = s.message
+  return e
+}
+
 export function isMpscnnError(e: unknown): e is MpscnnError {
   return e instanceof MpscnnError
 }

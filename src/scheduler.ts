@@ -6,7 +6,7 @@
  */
 import os from 'node:os'
 import { Worker } from 'node:worker_threads'
-import { MpscnnError } from './errors.js'
+import { deserializeError, type SerializedMpscnnError } from './errors.js'
 import { convertToAssets, type ConvertedAssets, type ModelSource, type PipelineOptions } from './pipeline.js'
 
 interface Job {
@@ -20,7 +20,8 @@ interface Job {
 export interface WorkerResult {
   ok: boolean
   assets?: Omit<ConvertedAssets, 'files'> & { files: [string, Uint8Array][] }
-  error?: { message: string; code?: string; file?: string; node?: string; isMpscnn: boolean }
+  /** An MpscnnError, or the message of anything else. */
+  error?: SerializedMpscnnError | { message: string }
 }
 
 /** How many conversions ran where, for tests and the benchmark. */
@@ -42,8 +43,7 @@ function runInWorker(job: Job): void {
   w.once('message', (r: WorkerResult) => {
     settled = true
     if (r.ok) job.resolve({ ...r.assets!, files: new Map(r.assets!.files) })
-    else if (r.error!.isMpscnn) job.reject(Object.assign(new MpscnnError(r.error!.code ?? 'ERROR', r.error!.file ?? job.file, ''), { message: r.error!.message, node: r.error!.node }))
-    else job.reject(new Error(r.error!.message))
+    else job.reject('code' in r.error! ? deserializeError(r.error) : new Error(r.error!.message))
   })
   w.once('error', (e) => {
     settled = true

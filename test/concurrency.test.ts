@@ -37,3 +37,27 @@ it('three models in one rollup build convert concurrently with correct, separate
     }
   })
 })
+
+it('a bad model converted on a worker thread fails the build with its own one-line error', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mpscnn-many-bad-'))
+  const good = makeInceptionV3_2015({ scale: 16, seed: 31 })
+  // The first model goes to a worker (the last one waiting converts on the main thread).
+  const truncated = good.bytes.subarray(0, Math.floor(good.bytes.length / 2))
+  fs.writeFileSync(path.join(dir, 'bad.pb'), truncated)
+  fs.writeFileSync(path.join(dir, 'm1.pb'), good.bytes)
+  fs.writeFileSync(path.join(dir, 'm2.pb'), good.bytes)
+  fs.writeFileSync(path.join(dir, 'main.js'), "import a from './bad.pb'\nimport b from './m1.pb'\nimport c from './m2.pb'\nexport default [a, b, c]\n")
+  const { rollup } = await import(pathToFileURL(path.join(repo, 'node_modules/rollup/dist/es/rollup.js')).href)
+  const mpscnn = (await import(pathToFileURL(path.join(repo, 'dist/rollup.js')).href)).default
+  const { stats } = await import(pathToFileURL(path.join(repo, 'dist/scheduler.js')).href)
+  const before = stats.inWorker
+  const err = await rollup({ input: path.join(dir, 'main.js'), plugins: [mpscnn({ cache: false, quiet: true })], onLog() {} }).then(
+    () => null,
+    (e: Error & { code?: string; plugin?: string }) => e,
+  )
+  expect(err).not.toBeNull()
+  expect(err!.message).toMatch(/bad\.pb: the file is truncated or corrupt|bad\.pb: node #\d+ .* is corrupt/)
+  expect(err!.message.split('\n')[0]).not.toMatch(/at .*\.js:\d+/)
+  expect(err!.code).toMatch(/^(TRUNCATED|CORRUPT|PLUGIN_ERROR)$/)
+  if (os.availableParallelism() > 1) expect(stats.inWorker).toBeGreaterThan(before)
+})
