@@ -119,6 +119,12 @@ function lookupField(info: MessageInfo, name: string): FieldInfo | undefined {
 // ---------------------------------------------------------------------------
 // Characters
 
+/** `\n` -> 10 and the like: the byte each one-character escape stands for (0: not one). */
+const SIMPLE_ESCAPES = new Uint8Array(128)
+for (const [ch, byte] of [['n', 10], ['t', 9], ['r', 13], ['a', 7], ['b', 8], ['f', 12], ['v', 11], ['\\', 92], ['"', 34], ["'", 39], ['?', 63]] as const) {
+  SIMPLE_ESCAPES[ch.charCodeAt(0)] = byte
+}
+
 const TAB = 9
 const LF = 10
 const VT = 11
@@ -414,34 +420,12 @@ class TextParser {
       if (c === BACKSLASH) {
         if (p >= n) unterminated()
         const e = s.charCodeAt(p++)
+        const simple = e < 128 ? SIMPLE_ESCAPES[e] : 0
+        if (simple) {
+          buf[len++] = simple
+          continue
+        }
         switch (e) {
-          case 110: // n
-            buf[len++] = LF
-            break
-          case 116: // t
-            buf[len++] = TAB
-            break
-          case 114: // r
-            buf[len++] = CR
-            break
-          case 97: // a
-            buf[len++] = 7
-            break
-          case 98: // b
-            buf[len++] = 8
-            break
-          case 102: // f
-            buf[len++] = FF
-            break
-          case 118: // v
-            buf[len++] = VT
-            break
-          case BACKSLASH:
-          case DQUOTE:
-          case SQUOTE:
-          case 63: // ?
-            buf[len++] = e
-            break
           case 48:
           case 49:
           case 50:
