@@ -6,7 +6,6 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import type { ConvertedAssets } from './pipeline.js'
-import { convertScheduled } from './scheduler.js'
 import { readModelMemory, sha256InParallel, type ModelMemory } from './read.js'
 import { manifestDts } from './emit/manifest.js'
 import { outputAffectingOptions, type ResolvedOptions } from './options.js'
@@ -84,6 +83,8 @@ export async function loadModel(file: string, options: ResolvedOptions, root: st
   const { bytes, memory } = read()
   const digestP = digest ? Promise.resolve(digest) : sha256InParallel(bytes)
   digestP.catch(() => {})
+  // Loaded on first use: a build served from the cache never loads the converter.
+  const { convertScheduled } = await import('./scheduler.js')
   const assets = await convertScheduled({ bytes, memory, sha256: null }, display, options)
   const sha256 = await digestP
   assets.header.sha256 = sha256

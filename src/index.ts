@@ -13,7 +13,6 @@ import { DevAssets } from './emit/dev-server.js'
 export type { Options } from './options.js'
 export type { MpscnnLayer, MpscnnManifest, MpscnnTensor } from './runtime.js'
 export { MpscnnError } from './errors.js'
-export { convertModel } from './convert.js'
 
 export const PLUGIN_NAME = 'unplugin-mpscnn'
 

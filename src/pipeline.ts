@@ -4,7 +4,7 @@
  */
 import path from 'node:path'
 import { convertModel, sha256Hex, type Precision } from './convert.js'
-import { buildFiles, planAssets, type AssetPlan } from './emit/assets.js'
+import { buildFiles, modelStem, planAssets, type AssetPlan } from './emit/assets.js'
 import { detach } from './fold/simd.js'
 import { attachLayout, toModelMemory } from './read.js'
 import type { ManifestHeader } from './emit/manifest.js'
@@ -21,10 +21,6 @@ export interface PipelineOptions {
   packed: boolean
   align: number
   precision: Precision
-}
-
-export function modelStem(file: string): string {
-  return path.basename(file).replace(/\.(pb|pbtxt)$/i, '')
 }
 
 /**

@@ -3,8 +3,14 @@
  * computed from layer shapes alone, before any weight is laid out, so that writers
  * can stream: `chunks()` yields each tensor's bytes with its file and offset.
  */
+import { basename } from 'node:path'
 import type { ConvertedModel, OutputLayer, Precision } from '../convert.js'
 import type { LayerInfo } from '../fold/layers.js'
+
+/** `models/inception_v3.pb` -> `inception_v3`: the packed file's and the unhashed folder's name. */
+export function modelStem(file: string): string {
+  return basename(file).replace(/\.(pb|pbtxt)$/i, '')
+}
 
 export type Dtype = 'float32' | 'float16'
 
