@@ -19,7 +19,7 @@ import { formatBytes } from './format.js'
 import { modelStem } from './emit/assets.js'
 import { cleanCache } from './cache.js'
 import { attachLayout, readModelMemory, type ModelMemory } from './read.js'
-import { reserve } from './fold/simd.js'
+import { compiled, reserve } from './fold/simd.js'
 import { Worker } from 'node:worker_threads'
 import type { WorkerInit, WorkerJob, WorkerReply, WorkerRun } from './layout-worker.js'
 import { resolveOptions } from './options.js'
@@ -196,7 +196,7 @@ async function convert(a: ConvertArgs): Promise<number> {
     m = readModelMemory(file, file, {
       beforeRead(mem) {
         if (mem.bytes.length >= HELPER_MIN_BYTES && mem.bytes.length < 2 ** 31 && !a.datDir) {
-          helper = new LayoutHelper({ memory: mem.memory, size: mem.bytes.length, progress, precision: a.precision, hash: a.hash && !a.packed, packed: a.packed })
+          helper = new LayoutHelper({ memory: mem.memory, size: mem.bytes.length, progress, kernel: compiled(), precision: a.precision, hash: a.hash && !a.packed, packed: a.packed })
         }
       },
       progress: signal,

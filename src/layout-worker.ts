@@ -10,7 +10,7 @@ import { parentPort, workerData } from 'node:worker_threads'
 import type { LayoutJob } from './convert.js'
 import { toHalf } from './fold/half.js'
 import { float32Source, scaleRows, transposeScaled } from './fold/layout.js'
-import { attach, transposeSimd } from './fold/simd.js'
+import { attach, compiled, transposeSimd } from './fold/simd.js'
 
 export interface WorkerJob extends LayoutJob {
   /** Absolute paths (or one packed file) and offsets to write weights and bias at. */
@@ -24,6 +24,8 @@ export interface WorkerInit {
   size: number
   /** [0]: bytes of the model read so far, -1 if reading failed. The worker hashes behind it. */
   progress: Int32Array
+  /** The compiled layout kernel (see fold/simd.ts). */
+  kernel: WebAssembly.Module
   precision: 'float32' | 'float16'
   /** Also name files by content (the CLI's --hash). */
   hash: boolean
@@ -44,6 +46,7 @@ export interface WorkerReply {
 }
 
 const init = workerData as WorkerInit
+compiled(init.kernel)
 const model = new Uint8Array(init.memory.buffer, 0, init.size)
 
 function write(path: string, offset: number, data: Uint8Array, fds: Map<string, number>): void {

@@ -27,7 +27,9 @@ const MAX_PAGES = 65536 // 4 GiB: the reservation is virtual, pages are committe
 let wasmModule: WebAssembly.Module | undefined
 const contexts = new WeakMap<ArrayBufferLike, Context>()
 
-function compiled(): WebAssembly.Module {
+/** The compiled kernel; a worker can be handed it (WebAssembly.Module crosses threads) instead of compiling its own. */
+export function compiled(given?: WebAssembly.Module): WebAssembly.Module {
+  if (given) wasmModule = given
   wasmModule ??= new WebAssembly.Module(Uint8Array.from(atob(wasmBase64), (c) => c.charCodeAt(0)))
   return wasmModule
 }
