@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { main } from '../dist/cli.js'
+import { main } from '../dist/cli.bundle.js'
 
 // A reader that stops early (`mpscnn ... | head`) is not an error of ours.
 process.stdout.on('error', (e) => {
