@@ -44,25 +44,29 @@ export function entryKey(contentSha256: string, version: string, outputOptions: 
 
 /**
  * What the path index says of this file: its sha256 when size and mtime are those
- * recorded (`digest`), whether it has a record at all (`seen`: the file was converted or
- * looked up before, so a cache entry for its content may well exist).
+ * recorded and the record can be trusted (`digest`), and whether it has a record at all
+ * (`seen`: the file was converted or looked up before, so a cache entry for its content
+ * may well exist, and hashing it first is worth it).
  */
 export async function indexedDigest(opts: CacheOptions, file: string, stat: fs.Stats): Promise<{ digest?: string; seen: boolean }> {
-  let rec: { file: string; size: number; mtimeMs: number; sha256: string }
+  let rec: { file: string; size: number; mtimeMs: number; sha256: string; trusted: boolean }
   try {
     rec = JSON.parse(await fs.promises.readFile(indexPath(opts, file), 'utf8'))
   } catch {
     return { seen: false }
   }
-  const fresh = rec.file === path.resolve(file) && rec.size === stat.size && rec.mtimeMs === stat.mtimeMs && /^[0-9a-f]{64}$/.test(rec.sha256)
+  const fresh = rec.trusted === true && rec.file === path.resolve(file) && rec.size === stat.size && rec.mtimeMs === stat.mtimeMs && /^[0-9a-f]{64}$/.test(rec.sha256)
   return { digest: fresh ? rec.sha256 : undefined, seen: true }
 }
 
-/** Records a file's sha256 in the path index (not for a file modified within the last two seconds). */
+/**
+ * Records a file's sha256 in the path index. For a file modified within the last two
+ * seconds (mtime granularity: it could change again unseen) the record only says the
+ * path was seen; its digest is not trusted.
+ */
 export async function recordDigest(opts: CacheOptions, file: string, stat: fs.Stats, sha256: string): Promise<void> {
-  // A file modified within the mtime granularity could change again unseen: don't trust it.
-  if (Date.now() - stat.mtimeMs <= 2000) return
-  await writeAtomic(indexPath(opts, file), JSON.stringify({ file: path.resolve(file), size: stat.size, mtimeMs: stat.mtimeMs, sha256 })).catch(() => {})
+  const trusted = Date.now() - stat.mtimeMs > 2000
+  await writeAtomic(indexPath(opts, file), JSON.stringify({ file: path.resolve(file), size: stat.size, mtimeMs: stat.mtimeMs, sha256, trusted })).catch(() => {})
 }
 
 function indexPath(opts: CacheOptions, file: string): string {

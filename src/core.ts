@@ -68,7 +68,7 @@ export async function loadModel(file: string, options: ResolvedOptions, root: st
     digest = index.digest
     if (!digest && index.seen) {
       digest = await sha256InParallel(read().bytes)
-      await recordDigest(cacheOpts, file, stat, digest)
+      await recordDigest(cacheOpts, file, stat, digest) // trusted from now on if the file has settled
     }
     if (digest) recentDigests.set(file, { size: stat.size, mtimeMs: stat.mtimeMs, sha256: digest })
     if (digest) {

@@ -181,6 +181,27 @@ describe('builds sharing one cache', () => {
     expect(fs.readdirSync(path.join(dir, 'cache/entries'))).toHaveLength(1)
   })
 
+  it('a model written a moment ago is served from the cache by the next build process', async () => {
+    const dir = tmpdir()
+    fs.writeFileSync(path.join(dir, 'model.pb'), fixture.bytes) // mtime: now, too fresh to trust
+    fs.writeFileSync(path.join(dir, 'main.js'), "import m from './model.pb'\nexport default m\n")
+    const script = `
+      import { rollup } from ${JSON.stringify(path.join(repo, 'node_modules/rollup/dist/es/rollup.js'))}
+      import mpscnn from ${JSON.stringify(path.join(repo, 'dist/rollup.js'))}
+      const b = await rollup({ input: ${JSON.stringify(path.join(dir, 'main.js'))}, plugins: [mpscnn({ cacheDir: ${JSON.stringify(path.join(dir, 'cache'))} })],
+        onLog(level, log) { if (log.plugin === 'unplugin-mpscnn') console.log(log.message) } })
+      await b.write({ dir: ${JSON.stringify(path.join(dir, 'out'))}, format: 'es' })
+    `
+    fs.writeFileSync(path.join(dir, 'build.mjs'), script)
+    const build = () => spawnSync(process.execPath, [path.join(dir, 'build.mjs')], { encoding: 'utf8' })
+    const first = build()
+    expect(first.status).toBe(0)
+    expect(first.stdout).toMatch(/model\.pb: 95 layers, .* converted in/)
+    const second = build()
+    expect(second.status).toBe(0)
+    expect(second.stdout).toMatch(/model\.pb: 95 layers, .* from cache in/)
+  })
+
   it('`mpscnn cache clean` empties the cache', async () => {
     const s = setup()
     await s.load()
