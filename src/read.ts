@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import { Worker } from 'node:worker_threads'
 import { MpscnnError } from './errors.js'
-import { attach, modelMemory, regionSize, reserve, transposeSimd } from './fold/simd.js'
+import { attach, modelMemory, reserve } from './fold/simd.js'
 
 export interface ModelMemory {
   memory: WebAssembly.Memory
@@ -76,7 +76,6 @@ export function attachLayout(m: ModelMemory, region: number, bump = false): void
   attach(m.memory, m.bytes.buffer, reserve(m.memory, region), region, bump)
 }
 
-export { regionSize, transposeSimd }
 
 /** Below this size a worker costs more than it saves. */
 const HASH_WORKER_MIN_BYTES = 16 << 20

@@ -21,11 +21,6 @@ export function attrInts(node: NodeDef, key: string, fallback: number[]): number
   return list.map(int64ToNumber)
 }
 
-export function attrInt(node: NodeDef, key: string, fallback: number): number {
-  const v = node.attr[key]
-  return has(v, 'i') ? int64ToNumber(v.i) : fallback
-}
-
 export function attrFloat(node: NodeDef, key: string, fallback: number | undefined): number | undefined {
   const v = node.attr[key]
   return has(v, 'f') ? v.f : fallback

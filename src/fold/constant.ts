@@ -6,7 +6,6 @@
  */
 import { MpscnnError } from '../errors.js'
 import type { NodeDef } from '../graphdef/schema.js'
-import { DataType } from '../graphdef/schema.js'
 import { elementCount, MAX_TENSOR_ELEMENTS, tensorFromProto, type Tensor } from '../graphdef/tensor.js'
 import { PASS_THROUGH, type Graph, type InputRef } from './graph.js'
 
@@ -217,7 +216,3 @@ export class ConstantFolder {
   }
 }
 
-/** Is the dtype one the folder computes with (not a string, resource or bool)? */
-export function isNumeric(dtype: number): boolean {
-  return dtype !== DataType.DT_STRING && dtype !== DataType.DT_BOOL && dtype !== DataType.DT_RESOURCE && dtype !== DataType.DT_VARIANT
-}

@@ -128,8 +128,4 @@ export class Graph {
     return out
   }
 
-  /** Does anything read output `output` of `name` (directly)? */
-  hasConsumers(name: string, output: number): boolean {
-    return (this.consumers.get(`${name}:${output}`)?.length ?? 0) > 0
-  }
 }
