@@ -82,7 +82,9 @@ function timed(cmd, args, { rss = true } = {}) {
 
 /**
  * Interleaved measurement: one untimed warm-up round, then `runs` rounds that each run
- * every step once, in order. `prepare` (untimed) runs before each step.
+ * every step once, in order. `prepare` (untimed) runs before each step, then `sync`
+ * flushes what earlier steps left to write back, so that no step pays for another's
+ * writes (each step's own writes still count).
  */
 async function interleave(steps, runs = RUNS) {
   const samples = Object.fromEntries(steps.map((s) => [s.name, []]))
@@ -90,6 +92,7 @@ async function interleave(steps, runs = RUNS) {
   for (let round = -1; round < runs; round++) {
     for (const s of steps) {
       await s.prepare?.()
+      spawnSync('sync')
       gc()
       const r = await s.run(round)
       if (round >= 0) {

@@ -133,8 +133,6 @@ function swapInto(src: string, dest: string): void {
 
 /** Below this size a layout worker costs more than it saves. */
 const HELPER_MIN_BYTES = 16 << 20
-/** The worker also hashes the model (behind the read), so it takes a bit less than half of the layout. */
-const HELPER_SHARE = 0.45
 /** Creating a file costs about as much as laying out and writing this many bytes (measured here). */
 const FILE_COST_BYTES = 350_000
 
@@ -243,31 +241,24 @@ async function convertWith(a: ConvertArgs, m: ModelMemory, helper: LayoutHelper 
     const packed = packedPath ? fs.openSync(packedPath, 'w') : undefined
     try {
       if (packed !== undefined) fs.ftruncateSync(packed, plan.files[0].size)
-      // Share the work: layers whose weights sit in the shared buffer go to the worker,
-      // largest first, until it has its share of the cost (bytes to lay out and write,
-      // plus the cost of creating each file, which dominates for small layers).
-      const remote: WorkerJob[] = []
+      // Share the work through one queue: layers whose weights sit in the shared buffer,
+      // costliest first (bytes to lay out and write, plus creating each file, which
+      // dominates for small layers). Both threads take the next one until none is left,
+      // so neither waits for the other whatever its pace. The rest stay on this thread.
+      const queue: WorkerJob[] = []
       if (helper) {
         const perFile = plan.packed ? 0 : FILE_COST_BYTES
         const cost = (i: number) => plan.layers[i].weights.byteLength + plan.layers[i].bias.byteLength + 2 * perFile
-        const all = plan.layers.reduce((n, _, i) => n + cost(i), 0)
-        let taken = 0
-        const order = plan.layers.map((_, i) => i).sort((x, y) => cost(y) - cost(x))
-        for (const i of order) {
-          const size = cost(i)
-          if (taken + size > all * HELPER_SHARE) continue
+        for (const i of plan.layers.map((_, i) => i).sort((x, y) => cost(y) - cost(x))) {
           const job = model.job(i)
           if (!job) continue
           const l = plan.layers[i]
           const at = (t: typeof l.weights) => ({ path: packedPath ?? path.join(tmp, t.file), offset: t.offset })
-          remote.push({ ...job, weightsAt: at(l.weights), biasAt: at(l.bias) })
-          taken += size
+          queue.push({ ...job, weightsAt: at(l.weights), biasAt: at(l.bias) })
         }
       }
-      const remoteSet = new Set(remote.map((j) => j.layer))
-      const remoteDone = remote.length
-        ? helper!.run({ jobs: remote.sort((x, y) => x.layer - y.layer), out: reserve(m.memory, model.layoutRegion), capacity: model.layoutRegion })
-        : undefined
+      const next = new Int32Array(new SharedArrayBuffer(4))
+      const remoteDone = queue.length ? helper!.run({ jobs: queue, next, out: reserve(m.memory, model.layoutRegion), capacity: model.layoutRegion }) : undefined
       // Weights come back as a view of a buffer the next layer reuses: write them now.
       const layOutHere = (i: number) => {
         const out = model.layOut(i)
@@ -285,11 +276,14 @@ async function convertWith(a: ConvertArgs, m: ModelMemory, helper: LayoutHelper 
         progress.tick(i + 1)
       }
       trace('plan')
-      for (let i = 0; i < plan.layers.length; i++) if (!remoteSet.has(i)) layOutHere(i)
-      trace(`main thread's ${plan.layers.length - remoteSet.size} layers`)
+      const queued = new Set(queue.map((j) => j.layer))
+      for (let i = 0; i < plan.layers.length; i++) if (!queued.has(i)) layOutHere(i)
+      let mine = plan.layers.length - queued.size
+      for (let k = Atomics.add(next, 0, 1); k < queue.length; k = Atomics.add(next, 0, 1), mine++) layOutHere(queue[k].layer)
+      trace(`this thread's ${mine} layers`)
       if (remoteDone) {
         const r = await remoteDone
-        trace(`worker's ${remoteSet.size} layers`)
+        trace(`the worker's ${r.done.length} layers`)
         // The worker skips what it cannot lay out; doing that layer here raises its error.
         for (const i of r.failed) layOutHere(i)
         for (const [i, wh, bh] of r.hashes) {

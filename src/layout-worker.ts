@@ -33,13 +33,18 @@ export interface WorkerInit {
 }
 
 export interface WorkerRun {
+  /** The shared queue: jobs in the order to take them. */
   jobs: WorkerJob[]
+  /** [0]: index of the next job to take; both threads take with Atomics.add. */
+  next: Int32Array
   /** This worker's output region in the memory. */
   out: number
   capacity: number
 }
 
 export interface WorkerReply {
+  /** The layers this worker took from the queue. */
+  done: number[]
   /** Layer index -> [weights hash, bias hash] (8 hex digits), when asked to hash. */
   hashes: [number, string, string][]
   failed: number[]
@@ -78,12 +83,14 @@ function write(path: string, offset: number, data: Uint8Array, fds: Map<string, 
   }
 }
 
-parentPort!.on('message', ({ jobs, out, capacity }: WorkerRun) => {
-  const reply: WorkerReply = { hashes: [], failed: [] }
+parentPort!.on('message', ({ jobs, next, out, capacity }: WorkerRun) => {
+  const reply: WorkerReply = { done: [], hashes: [], failed: [] }
   const fds = new Map<string, number>()
   attach(init.memory, model.buffer, out, capacity)
   try {
-    for (const j of jobs) {
+    for (let k = Atomics.add(next, 0, 1); k < jobs.length; k = Atomics.add(next, 0, 1)) {
+      const j = jobs[k]
+      reply.done.push(j.layer)
       const raw = model.subarray(j.srcOffset, j.srcOffset + j.K * j.O * 4)
       const simd = j.rows ? null : transposeSimd(raw, j.K, j.O, j.scale)
       let w: Float32Array
