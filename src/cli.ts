@@ -22,6 +22,7 @@ import { attachLayout, readModelMemory, type ModelMemory } from './read.js'
 import { compiled, reserve } from './fold/simd.js'
 import { Worker } from 'node:worker_threads'
 import type { WorkerInit, WorkerJob, WorkerReply, WorkerRun } from './layout-worker.js'
+import { jobQueueEnds, takeJob } from './job-queue.js'
 import { resolveOptions } from './options.js'
 
 const USAGE = `Usage:
@@ -243,10 +244,10 @@ async function convertWith(a: ConvertArgs, m: ModelMemory, helper: LayoutHelper 
       if (packed !== undefined) fs.ftruncateSync(packed, plan.files[0].size)
       // Share the work through one queue: layers whose weights sit in the shared buffer,
       // costliest first (bytes to lay out and write, plus creating each file, which
-      // dominates for small layers). Both threads take the next one until none is left,
-      // so neither waits for the other whatever its pace. The rest stay on this thread.
+      // dominates for small layers). Both threads take jobs until none is left, so
+      // neither waits for the other whatever its pace. The rest stay on this thread.
       const queue: WorkerJob[] = []
-      if (helper) {
+      if (helper && plan.layers.length <= 0xffff) {
         const perFile = plan.packed ? 0 : FILE_COST_BYTES
         const cost = (i: number) => plan.layers[i].weights.byteLength + plan.layers[i].bias.byteLength + 2 * perFile
         for (const i of plan.layers.map((_, i) => i).sort((x, y) => cost(y) - cost(x))) {
@@ -257,8 +258,8 @@ async function convertWith(a: ConvertArgs, m: ModelMemory, helper: LayoutHelper 
           queue.push({ ...job, weightsAt: at(l.weights), biasAt: at(l.bias) })
         }
       }
-      const next = new Int32Array(new SharedArrayBuffer(4))
-      const remoteDone = queue.length ? helper!.run({ jobs: queue, next, out: reserve(m.memory, model.layoutRegion), capacity: model.layoutRegion }) : undefined
+      const ends = jobQueueEnds(queue.length)
+      const remoteDone = queue.length ? helper!.run({ jobs: queue, ends, out: reserve(m.memory, model.layoutRegion), capacity: model.layoutRegion }) : undefined
       // Weights come back as a view of a buffer the next layer reuses: write them now.
       const layOutHere = (i: number) => {
         const out = model.layOut(i)
@@ -279,7 +280,9 @@ async function convertWith(a: ConvertArgs, m: ModelMemory, helper: LayoutHelper 
       const queued = new Set(queue.map((j) => j.layer))
       for (let i = 0; i < plan.layers.length; i++) if (!queued.has(i)) layOutHere(i)
       let mine = plan.layers.length - queued.size
-      for (let k = Atomics.add(next, 0, 1); k < queue.length; k = Atomics.add(next, 0, 1), mine++) layOutHere(queue[k].layer)
+      // This thread takes the cheapest jobs, the worker the costliest: this thread's output
+      // region stays small, and neither waits for the other.
+      for (let k = takeJob(ends, 'back'); k >= 0; k = takeJob(ends, 'back'), mine++) layOutHere(queue[k].layer)
       trace(`this thread's ${mine} layers`)
       if (remoteDone) {
         const r = await remoteDone

@@ -11,6 +11,7 @@ import type { LayoutJob } from './convert.js'
 import { toHalf } from './fold/half.js'
 import { float32Source, scaleRows, transposeScaled } from './fold/layout.js'
 import { attach, compiled, transposeSimd } from './fold/simd.js'
+import { takeJob } from './job-queue.js'
 
 export interface WorkerJob extends LayoutJob {
   /** Absolute paths (or one packed file) and offsets to write weights and bias at. */
@@ -33,10 +34,10 @@ export interface WorkerInit {
 }
 
 export interface WorkerRun {
-  /** The shared queue: jobs in the order to take them. */
+  /** The shared queue, costliest job first: the worker takes from the front, the main thread from the back. */
   jobs: WorkerJob[]
-  /** [0]: index of the next job to take; both threads take with Atomics.add. */
-  next: Int32Array
+  /** The queue's ends (see `takeJob`). */
+  ends: Int32Array
   /** This worker's output region in the memory. */
   out: number
   capacity: number
@@ -83,12 +84,12 @@ function write(path: string, offset: number, data: Uint8Array, fds: Map<string, 
   }
 }
 
-parentPort!.on('message', ({ jobs, next, out, capacity }: WorkerRun) => {
+parentPort!.on('message', ({ jobs, ends, out, capacity }: WorkerRun) => {
   const reply: WorkerReply = { done: [], hashes: [], failed: [] }
   const fds = new Map<string, number>()
   attach(init.memory, model.buffer, out, capacity)
   try {
-    for (let k = Atomics.add(next, 0, 1); k < jobs.length; k = Atomics.add(next, 0, 1)) {
+    for (let k = takeJob(ends, 'front'); k >= 0; k = takeJob(ends, 'front')) {
       const j = jobs[k]
       reply.done.push(j.layer)
       const raw = model.subarray(j.srcOffset, j.srcOffset + j.K * j.O * 4)
