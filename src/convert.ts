@@ -11,7 +11,7 @@ import { parseGraphDefText } from './graphdef/text.js'
 import { Graph } from './fold/graph.js'
 import { toHalf } from './fold/half.js'
 import { materialize, planLayers, type LayerInfo, type LayerPlan } from './fold/layers.js'
-import { outputSize, regionSize } from './fold/simd.js'
+import { regionSize } from './fold/simd.js'
 
 export type Precision = 'float32' | 'float16'
 
@@ -42,8 +42,6 @@ export interface ConvertedModel {
   warnings: string[]
   /** Bytes of working memory the SIMD layout of the largest layer needs (see fold/simd.ts). */
   layoutRegion: number
-  /** Bytes the SIMD layout needs to keep every layer's output (bump mode, see fold/simd.ts). */
-  layoutTotal: number
   /** Lays the layers out one at a time, so that a caller can write each and let it go. */
   outputs(): Generator<OutputLayer>
   /** Lays out layer i alone (raises the layer's error, if it has one). */
@@ -108,7 +106,6 @@ export function convertModel(bytes: Uint8Array, options: ConvertOptions): Conver
     layers: plan.layers.map((p) => p.info),
     warnings: plan.warnings,
     layoutRegion: plan.layers.reduce((m, p) => Math.max(m, regionSize(p.K, p.info.outputChannels)), 0),
-    layoutTotal: plan.layers.reduce((n, p) => n + outputSize(p.K, p.info.outputChannels), 0) + plan.layers.reduce((m, p) => Math.max(m, regionSize(p.K, p.info.outputChannels)), 0),
     *outputs() {
       for (const p of plan.layers) yield layOut(p, precision, file, transient)
     },

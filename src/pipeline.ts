@@ -38,8 +38,7 @@ export function convertToAssets({ bytes, memory, sha256 }: ModelSource, file: st
   const m = toModelMemory(bytes, memory)
   const model = convertModel(m.bytes, { file, precision: o.precision })
   const plan = planAssets(model.layers, { packed: o.packed, align: o.align, modelName: modelStem(file), precision: o.precision })
-  // Every layer's weights stay where the kernel wrote them: the files are views, no copies.
-  attachLayout(m, model.layoutTotal, true)
+  attachLayout(m, model.layoutRegion)
   const files = buildFiles(model, plan)
   detach(m.bytes.buffer)
   return {

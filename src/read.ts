@@ -68,12 +68,9 @@ export function toModelMemory(bytes: Uint8Array, memory?: WebAssembly.Memory): M
   return m
 }
 
-/**
- * Lets this thread lay out a model's layers from `m` with SIMD: reserves its output
- * region. With `bump`, every layer's output keeps its own place (size the region for all).
- */
-export function attachLayout(m: ModelMemory, region: number, bump = false): void {
-  attach(m.memory, m.bytes.buffer, reserve(m.memory, region), region, bump)
+/** Lets this thread lay out a model's layers from `m` with SIMD: reserves its output region. */
+export function attachLayout(m: ModelMemory, region: number): void {
+  attach(m.memory, m.bytes.buffer, reserve(m.memory, region), region)
 }
 
 

@@ -420,7 +420,9 @@ export function materialize(p: LayerPlan, file: string, opts: { transient?: bool
   const raw = p.weights.raw
   if (raw && p.layout === 'transpose' && p.K > 1 && O > 1) {
     const r = transposeSimd(raw, p.K, O, p.scale)
-    if (r && r.finite) return { info: p.info, weights: opts.transient || r.persistent ? r.weights : r.weights.slice(), bias }
+    // A copy unless the caller is done with it before the next layout: a view of shared
+    // memory would be slow to hand to a bundler (napi copies those element by element).
+    if (r && r.finite) return { info: p.info, weights: opts.transient ? r.weights : r.weights.slice(), bias }
     // Not finite: the scalar path below finds the element to name.
   }
   const weights = new Float32Array(O * p.K)

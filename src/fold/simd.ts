@@ -14,12 +14,6 @@ interface Context {
   /** Byte offset and size of this thread's output region (outputs, then scale). */
   out: number
   capacity: number
-  /**
-   * Bump mode: each layout gets the next free part of the region and stays valid (the
-   * plugin keeps every layer). Otherwise every layout reuses the region's start.
-   */
-  bump: boolean
-  cursor: number
 }
 
 const PAGE = 65536
@@ -52,9 +46,9 @@ export function reserve(memory: WebAssembly.Memory, bytes: number): number {
  * Lets this thread lay out tensors that live in `modelBuffer` (the buffer the model's
  * bytes view), writing into [out, out + capacity) of the memory.
  */
-export function attach(memory: WebAssembly.Memory, modelBuffer: ArrayBufferLike, out: number, capacity: number, bump = false): void {
+export function attach(memory: WebAssembly.Memory, modelBuffer: ArrayBufferLike, out: number, capacity: number): void {
   const instance = new WebAssembly.Instance(compiled(), { env: { memory } })
-  contexts.set(modelBuffer, { memory, kernel: instance.exports.transpose as Kernel, out, capacity, bump, cursor: out })
+  contexts.set(modelBuffer, { memory, kernel: instance.exports.transpose as Kernel, out, capacity })
 }
 
 export function detach(modelBuffer: ArrayBufferLike): void {
@@ -66,16 +60,14 @@ export function regionSize(K: number, O: number): number {
   return outputSize(K, O) + O * 8 + 64
 }
 
-/** Bytes a [K][O] output takes in a bump region (16-byte aligned). */
-export function outputSize(K: number, O: number): number {
+/** Bytes a [K][O] output takes in the region (16-byte aligned, the scale follows it). */
+function outputSize(K: number, O: number): number {
   return (K * O * 4 + 15) & ~15
 }
 
 export interface SimdResult {
-  /** A view of the output region: until this thread's next layout, or for good in bump mode. */
+  /** A view of the output region: valid until this thread's next layout. */
   weights: Float32Array
-  /** The view stays valid (bump mode). */
-  persistent: boolean
   finite: boolean
 }
 
@@ -87,9 +79,8 @@ export interface SimdResult {
 export function transposeSimd(raw: Uint8Array, K: number, O: number, scale: Float64Array): SimdResult | null {
   const ctx = contexts.get(raw.buffer)
   if (!ctx) return null
-  const dst = ctx.bump ? ctx.cursor : ctx.out
-  if (dst + regionSize(K, O) > ctx.out + ctx.capacity) return null
-  if (ctx.bump) ctx.cursor += outputSize(K, O)
+  const dst = ctx.out
+  if (regionSize(K, O) > ctx.capacity) return null
   const buf = ctx.memory.buffer
   const scaleAt = dst + outputSize(K, O)
   const s = new Float64Array(buf, scaleAt, O)
@@ -111,5 +102,5 @@ export function transposeSimd(raw: Uint8Array, K: number, O: number, scale: Floa
     }
     if (chk !== 0) bad = true
   }
-  return { weights: out, persistent: ctx.bump, finite: !bad }
+  return { weights: out, finite: !bad }
 }
