@@ -12,7 +12,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { GraphDefType, type GraphDef } from '../src/graphdef/schema.js'
-import { attr, concatBytes, float16BitsToFloat32, GraphBuilder } from './helpers/graph-builder.js'
+import { attr, float16BitsToFloat32, GraphBuilder, savedModelBytes } from './helpers/graph-builder.js'
 import { makeInceptionV3_2015, type ExpectedLayer } from './helpers/inception.js'
 import { formatGraphDefText } from './helpers/pbtxt-writer.js'
 
@@ -412,8 +412,7 @@ describe('bad inputs: one line on stderr, the earlier output untouched', () => {
     for (let i = 0; i < jpeg.length; i++) jpeg[i] = (i * 2654435761) >>> 24
     jpeg.set([0xff, 0xd8, 0xff, 0xe1, 0x00, 0x18, 0x45, 0x78, 0x69, 0x66])
     w('photo.pb', jpeg)
-    const meta = concatBytes([Uint8Array.of(0x12), varint(modelBytes.length), modelBytes])
-    w('saved_model.pb', concatBytes([Uint8Array.of(0x08, 0x01, 0x12), varint(meta.length), meta]))
+    w('saved_model.pb', savedModelBytes(modelBytes))
     w('lfs.pb', `version https://git-lfs.github.com/spec/v1\noid sha256:${'ab12'.repeat(16)}\nsize ${modelBytes.length}\n`)
     w('nan.pb', nanModel())
     const text = fs.readFileSync(p('inception.pbtxt'), 'utf8').split('\n')
@@ -523,15 +522,6 @@ describe('other commands', () => {
 // Models for the failure cases
 // ---------------------------------------------------------------------------------------
 
-function varint(n: number): Uint8Array {
-  const out: number[] = []
-  while (n >= 0x80) {
-    out.push((n & 0x7f) | 0x80)
-    n = Math.floor(n / 128)
-  }
-  out.push(n)
-  return Uint8Array.from(out)
-}
 
 const convAttrs = { T: attr.type('DT_FLOAT'), padding: attr.s('SAME'), strides: attr.ints([1, 1, 1, 1]) }
 

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest'
 import { convertModel, type Precision } from '../src/convert.js'
 import { MpscnnError } from '../src/errors.js'
 import { DataType, GraphDefType, type GraphDef } from '../src/graphdef/schema.js'
-import { attr, bytes, concatBytes, encodeGraphDef, GraphBuilder, makeTensor } from './helpers/graph-builder.js'
+import { attr, bytes, encodeGraphDef, GraphBuilder, makeTensor, savedModelBytes } from './helpers/graph-builder.js'
 import { formatGraphDefText } from './helpers/pbtxt-writer.js'
 
 // ---------------------------------------------------------------------------------------
@@ -245,12 +245,7 @@ describe('files that are not a frozen GraphDef', () => {
   })
 
   it('a SavedModel (saved_model.pb): SAVED_MODEL, saying to freeze it', () => {
-    const graphDef = goodGraph().encode()
-    // MetaGraphDef { graph_def (2): GraphDef }
-    const metaGraph = concatBytes([Uint8Array.of(0x12), varint(graphDef.length), graphDef])
-    // SavedModel { saved_model_schema_version (1): 1, meta_graphs (2): MetaGraphDef }
-    const savedModel = concatBytes([Uint8Array.of(0x08, 0x01, 0x12), varint(metaGraph.length), metaGraph])
-    expectRefused(savedModel, 'export/saved_model.pb', { code: 'SAVED_MODEL', node: null, says: [/SavedModel/, /[Ff]reeze/] })
+    expectRefused(savedModelBytes(goodGraph().encode()), 'export/saved_model.pb', { code: 'SAVED_MODEL', node: null, says: [/SavedModel/, /[Ff]reeze/] })
   })
 
   it('a Git LFS pointer: LFS_POINTER, saying to pull', () => {
@@ -266,15 +261,6 @@ describe('files that are not a frozen GraphDef', () => {
   })
 })
 
-function varint(n: number): Uint8Array {
-  const out: number[] = []
-  while (n >= 0x80) {
-    out.push((n & 0x7f) | 0x80)
-    n = Math.floor(n / 128)
-  }
-  out.push(n)
-  return Uint8Array.from(out)
-}
 
 // ---------------------------------------------------------------------------------------
 // Batch-norm parameters

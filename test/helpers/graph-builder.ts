@@ -411,6 +411,26 @@ export function encodeVersionsRecord(versions: NonNullable<GraphDef['versions']>
 }
 
 /** Concatenates byte chunks into one Uint8Array. */
+/** A protobuf varint. */
+export function varintBytes(n: number): Uint8Array {
+  const out: number[] = []
+  while (n >= 0x80) {
+    out.push((n & 0x7f) | 0x80)
+    n = Math.floor(n / 128)
+  }
+  out.push(n)
+  return Uint8Array.from(out)
+}
+
+/**
+ * A SavedModel (saved_model.pb) wrapping a GraphDef, as TensorFlow writes one:
+ * SavedModel { saved_model_schema_version (1): 1, meta_graphs (2): MetaGraphDef { graph_def (2) } }.
+ */
+export function savedModelBytes(graphDef: Uint8Array): Uint8Array {
+  const metaGraph = concatBytes([Uint8Array.of(0x12), varintBytes(graphDef.length), graphDef])
+  return concatBytes([Uint8Array.of(0x08, 0x01, 0x12), varintBytes(metaGraph.length), metaGraph])
+}
+
 export function concatBytes(chunks: readonly Uint8Array[]): Uint8Array {
   let len = 0
   for (const c of chunks) len += c.length
