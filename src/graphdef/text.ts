@@ -515,15 +515,18 @@ class TextParser {
     }
   }
 
+  /** Consumes a leading minus sign (and the blanks after it); true when there was one. */
+  private readMinus(): boolean {
+    if (this.peek() !== MINUS) return false
+    this.pos++
+    this.skipWs()
+    return true
+  }
+
   private readInt(kind: Kind, name: string): number {
     const at = this.pos
-    let neg = false
-    let c = this.peek()
-    if (c === MINUS) {
-      neg = true
-      this.pos++
-      c = this.skipWs()
-    }
+    const neg = this.readMinus()
+    const c = this.peek()
     if (!this.startsNumber(c)) this.fail(`expected an integer for "${name}", found ${this.found()}`)
     const numAt = this.pos
     this.readNumber()
@@ -540,13 +543,8 @@ class TextParser {
   }
 
   private readFloat(kind: 'float' | 'double', name: string): number {
-    let neg = false
-    let c = this.peek()
-    if (c === MINUS) {
-      neg = true
-      this.pos++
-      c = this.skipWs()
-    }
+    const neg = this.readMinus()
+    const c = this.peek()
     let v: number
     if (isIdentStart(c)) {
       const at = this.pos
