@@ -32,6 +32,14 @@ let scheduled = false
 let busyWorkers = 0
 const maxWorkers = Math.max(0, (typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length) - 1)
 
+let idleWaiters: (() => void)[] = []
+
+/** Resolves once no conversion is queued or running on a worker (a failed build does not wait for its others). */
+export function idle(): Promise<void> {
+  if (busyWorkers === 0 && queue.length === 0) return Promise.resolve()
+  return new Promise((resolve) => idleWaiters.push(resolve))
+}
+
 function runInWorker(job: Job): void {
   busyWorkers++
   stats.inWorker++
@@ -39,21 +47,29 @@ function runInWorker(job: Job): void {
   const w = new Worker(new URL('./convert-worker.js', import.meta.url), {
     workerData: { source: job.source, file: job.file, options: job.options },
   })
+  // The worker counts as free as soon as its result is in, not when its thread has exited.
   let settled = false
-  w.once('message', (r: WorkerResult) => {
+  const settle = (done: () => void) => {
+    if (settled) return
     settled = true
-    if (r.ok) job.resolve({ ...r.assets!, files: new Map(r.assets!.files) })
-    else job.reject('code' in r.error! ? deserializeError(r.error) : new Error(r.error!.message))
-  })
-  w.once('error', (e) => {
-    settled = true
-    job.reject(e)
-  })
-  w.once('exit', () => {
     busyWorkers--
-    if (!settled) job.reject(new Error(`unplugin-mpscnn: the conversion worker for ${job.file} exited early`))
+    done()
     drain()
+    if (busyWorkers === 0 && queue.length === 0) {
+      const waiters = idleWaiters
+      idleWaiters = []
+      for (const w of waiters) w()
+    }
+  }
+  w.once('message', (r: WorkerResult) => {
+    settle(() => {
+      if (r.ok) job.resolve({ ...r.assets!, files: new Map(r.assets!.files) })
+      else job.reject('code' in r.error! ? deserializeError(r.error) : new Error(r.error!.message))
+    })
+    void w.terminate()
   })
+  w.once('error', (e) => settle(() => job.reject(e)))
+  w.once('exit', () => settle(() => job.reject(new Error(`unplugin-mpscnn: the conversion worker for ${job.file} exited early`))))
 }
 
 function runHere(job: Job): void {

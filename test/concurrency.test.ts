@@ -62,8 +62,10 @@ it('a bad model converted on a worker thread fails the build with its own one-li
 
 describe.skipIf(os.availableParallelism() < 2)('the scheduler, asked for three conversions at once', () => {
   const load = async () => {
-    const { convertScheduled, stats } = await import(pathToFileURL(path.join(repo, 'dist/scheduler.js')).href)
+    const { convertScheduled, stats, idle } = await import(pathToFileURL(path.join(repo, 'dist/scheduler.js')).href)
     const { readModelMemory } = await import(pathToFileURL(path.join(repo, 'dist/read.js')).href)
+    // A failed build above may have left a conversion running on the worker.
+    await idle()
     return { convertScheduled, stats, readModelMemory }
   }
   const options = { packed: false, align: 256, precision: 'float32' as const }
