@@ -11,10 +11,12 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { GraphDefType, type GraphDef } from '../src/graphdef/schema.js'
+import { reflection, type GraphDef } from '../src/graphdef/schema.js'
 import { attr, float16BitsToFloat32, GraphBuilder, savedModelBytes } from './helpers/graph-builder.js'
 import { makeInceptionV3_2015, type ExpectedLayer } from './helpers/inception.js'
 import { formatGraphDefText } from './helpers/pbtxt-writer.js'
+
+const { GraphDefType } = reflection()
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const BIN = path.join(ROOT, 'bin', 'mpscnn.js')

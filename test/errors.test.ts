@@ -6,9 +6,11 @@
 import { describe, expect, it } from 'vitest'
 import { convertModel, type Precision } from '../src/convert.js'
 import { MpscnnError } from '../src/errors.js'
-import { DataType, GraphDefType, type GraphDef } from '../src/graphdef/schema.js'
+import { DataType, reflection, type GraphDef } from '../src/graphdef/schema.js'
 import { attr, bytes, encodeGraphDef, GraphBuilder, makeTensor, savedModelBytes } from './helpers/graph-builder.js'
 import { formatGraphDefText } from './helpers/pbtxt-writer.js'
+
+const { GraphDefType } = reflection()
 
 // ---------------------------------------------------------------------------------------
 // Graphs

@@ -14,9 +14,11 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { GraphDefType, type GraphDef } from '../src/graphdef/schema.js'
+import { reflection, type GraphDef } from '../src/graphdef/schema.js'
 import { makeInceptionV3_2015 } from './helpers/inception.js'
 import { formatGraphDefText } from './helpers/pbtxt-writer.js'
+
+const { GraphDefType } = reflection()
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const RUNNER = path.join(ROOT, 'test', 'fuzz', 'runner.mjs')

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { decodeGraphDef } from '../src/graphdef/decode.js'
-import { DataType, root, type GraphDef, type NodeDef, type TensorProto } from '../src/graphdef/schema.js'
+import { DataType, reflection, type GraphDef, type NodeDef, type TensorProto } from '../src/graphdef/schema.js'
 import {
   attr,
   bfloat16BitsToFloat32,
@@ -21,6 +21,8 @@ import {
   scaleChannels,
   type ExpectedLayer,
 } from './helpers/inception.js'
+
+const { root } = reflection()
 
 const SHARED = new URL('../../shared/fixtures/', import.meta.url)
 const MINI_PB = new URL('inception_v3_2015_mini.pb', SHARED)

@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest'
 import { MpscnnError } from '../src/errors.js'
-import { DataType, GraphDefType, type GraphDef } from '../src/graphdef/schema.js'
+import { DataType, reflection, type GraphDef } from '../src/graphdef/schema.js'
 import { parseGraphDefText } from '../src/graphdef/text.js'
 import { cEscape, formatGraphDefText } from './helpers/pbtxt-writer.js'
+
+const { GraphDefType } = reflection()
 
 /** Plain, comparable form: own enumerable fields only, bytes as plain Uint8Array, Long as number. */
 function normalize(x: unknown): unknown {

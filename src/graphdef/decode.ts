@@ -5,10 +5,8 @@
  * zero-copy `subarray` of the file: `tensor_content` stays a view into the file's bytes.
  */
 import { MpscnnError } from '../errors.js'
-import { root, type GraphDef, type NodeDef } from './schema.js'
-
-const NodeDefType = root.lookupType('tensorflow.NodeDef')
-const VersionDefType = root.lookupType('tensorflow.VersionDef')
+import { decodeNodeDef, decodeVersions, reader } from './binary.js'
+import type { GraphDef, NodeDef } from './schema.js'
 
 const WIRE_VARINT = 0
 const WIRE_I64 = 1
@@ -116,12 +114,19 @@ export function decodeGraphDef(bytes: Uint8Array, file: string): GraphDef {
   }
   const node: NodeDef[] = []
   let versions: GraphDef['versions']
+  // One reader over the file, bounded to each field in turn: `bytes` fields come out as
+  // views of the file (tensor_content is never copied).
+  const r = reader(bytes)
+  const within = (f: Field) => {
+    r.pos = f.start
+    r.len = f.end
+  }
   for (const f of fields) {
     if (f.id === 1) {
-      const sub = bytes.subarray(f.start, f.end)
       let decoded: NodeDef
       try {
-        decoded = NodeDefType.decode(sub) as unknown as NodeDef
+        within(f)
+        decoded = decodeNodeDef(r, f.end)
       } catch (e) {
         throw new MpscnnError('CORRUPT', file, `node #${node.length} (bytes ${f.start}-${f.end}) is corrupt: ${(e as Error).message}`, {
           hint: 'The file is damaged; download or export the model again',
@@ -132,12 +137,11 @@ export function decodeGraphDef(bytes: Uint8Array, file: string): GraphDef {
           hint: 'The file is damaged or not a GraphDef; download or export the model again',
         })
       }
-      decoded.input ??= []
-      decoded.attr ??= {}
       node.push(decoded)
     } else if (f.id === 4) {
       try {
-        versions = VersionDefType.decode(bytes.subarray(f.start, f.end)) as unknown as GraphDef['versions']
+        within(f)
+        versions = decodeVersions(r, f.end)
       } catch {
         // VersionDef is informational only; a damaged one is not worth refusing the model.
       }

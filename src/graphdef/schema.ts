@@ -4,8 +4,12 @@
  * attr_value,tensor,tensor_shape,types,versions}.proto. Fields we never read
  * (function libraries, debug info, resource handles) are left out: protobufjs
  * skips unknown fields.
+ *
+ * Binary models are decoded by binary.ts on protobufjs' Reader alone; the reflection of
+ * this descriptor (`reflection()`) is built on first use, by the text-format parser.
  */
-import protobuf from 'protobufjs'
+import { createRequire } from 'node:module'
+import type * as Protobuf from 'protobufjs'
 
 export const DataType = {
   DT_INVALID: 0,
@@ -127,8 +131,24 @@ const descriptor = {
   },
 }
 
-export const root = protobuf.Root.fromJSON(descriptor)
-export const GraphDefType = root.lookupType('tensorflow.GraphDef')
+export interface Reflection {
+  /** protobufjs (its `light` build: reflection without the .proto parser). */
+  protobuf: typeof Protobuf
+  root: Protobuf.Root
+  GraphDefType: Protobuf.Type
+}
+
+let reflected: Reflection | undefined
+
+/** The schema as protobufjs reflection, built on first use (loading protobufjs/light then). */
+export function reflection(): Reflection {
+  if (!reflected) {
+    const protobuf = createRequire(import.meta.url)('protobufjs/light.js') as typeof Protobuf
+    const root = protobuf.Root.fromJSON(descriptor)
+    reflected = { protobuf, root, GraphDefType: root.lookupType('tensorflow.GraphDef') }
+  }
+  return reflected
+}
 
 /** An int64 as protobufjs hands it back: a number, or a Long when `long` is installed. */
 export type Int64 = number | { low: number; high: number; unsigned?: boolean; toNumber?: () => number }

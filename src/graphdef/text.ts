@@ -11,10 +11,9 @@
  * however deeply nested. Positions in errors are computed only when an error is
  * thrown, so the scanner itself does no line bookkeeping.
  */
-import protobuf from 'protobufjs'
 import type { Field as PbField, MapField as PbMapField, Type as PbType } from 'protobufjs'
 import { MpscnnError } from '../errors.js'
-import { GraphDefType, type GraphDef } from './schema.js'
+import { reflection, type GraphDef } from './schema.js'
 
 /** Deepest message nesting accepted (known and unknown fields alike). */
 const MAX_DEPTH = 100
@@ -72,6 +71,7 @@ function snakeCase(name: string): string {
 
 function valueField(prop: string, field: PbField, typeName: string, repeated: boolean): FieldInfo {
   const resolved = field.resolvedType
+  const { protobuf } = reflection()
   if (resolved instanceof protobuf.Type) return { prop, kind: 'message', repeated, message: messageInfo(resolved) }
   if (resolved instanceof protobuf.Enum) {
     return { prop, kind: 'enum', repeated, enumName: resolved.name, enumValues: new Map(Object.entries(resolved.values)) }
@@ -113,7 +113,7 @@ function messageInfo(type: PbType): MessageInfo {
 }
 
 function lookupField(info: MessageInfo, name: string): FieldInfo | undefined {
-  return info.fields.get(name) ?? (name.includes('_') ? info.fields.get(protobuf.util.camelCase(name)) : undefined)
+  return info.fields.get(name) ?? (name.includes('_') ? info.fields.get(reflection().protobuf.util.camelCase(name)) : undefined)
 }
 
 // ---------------------------------------------------------------------------
@@ -793,7 +793,7 @@ function defaultValue(field: FieldInfo): unknown {
  * used in messages.
  */
 export function parseGraphDefText(text: string, file: string): GraphDef {
-  const info = messageInfo(GraphDefType)
+  const info = messageInfo(reflection().GraphDefType)
   const graph = info.create()
   new TextParser(text, file).parse(info, graph)
   return graph as unknown as GraphDef

@@ -22,7 +22,7 @@ import { performance } from 'node:perf_hooks'
 const dist = new URL('../../dist/', import.meta.url)
 const { convertModel } = await import(new URL('convert.js', dist).href)
 const { MpscnnError } = await import(new URL('errors.js', dist).href)
-const { root } = await import(new URL('graphdef/schema.js', dist).href)
+const { root } = (await import(new URL('graphdef/schema.js', dist).href)).reflection()
 const NodeDefType = root.lookupType('tensorflow.NodeDef')
 
 // ---------------------------------------------------------------------------------------

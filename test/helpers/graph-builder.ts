@@ -16,8 +16,9 @@
  *
  * Nothing here imports vitest: the module is usable from `bench/` and scripts run by tsx.
  */
-import { DataType, GraphDefType, root, type AttrValue, type GraphDef, type NodeDef, type TensorProto, type TensorShapeProto } from '../../src/graphdef/schema.js'
+import { DataType, reflection, type AttrValue, type GraphDef, type NodeDef, type TensorProto, type TensorShapeProto } from '../../src/graphdef/schema.js'
 
+const { root, GraphDefType } = reflection()
 const NodeDefType = root.lookupType('tensorflow.NodeDef')
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1

@@ -7,7 +7,9 @@
  */
 import protobuf from 'protobufjs'
 import type { Field, MapField, Type } from 'protobufjs'
-import { GraphDefType, int64ToNumber, type GraphDef, type Int64 } from '../../src/graphdef/schema.js'
+import { int64ToNumber, reflection, type GraphDef, type Int64 } from '../../src/graphdef/schema.js'
+
+const { GraphDefType } = reflection()
 
 const ESCAPED: string[] = []
 for (let b = 0; b < 256; b++) {
