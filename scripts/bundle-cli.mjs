@@ -12,5 +12,17 @@ await build({
   target: 'node20',
   logLevel: 'warning',
   // protobufjs is CommonJS and requires optional modules at run time.
+  // protobufjs hands int64 values back as long.js Longs when `long` can be loaded, and as
+  // numbers otherwise; binary.ts turns them into numbers either way, so the CLI leaves
+  // long.js (32 kB of code to load at every start) out.
+  plugins: [
+    {
+      name: 'without-long',
+      setup(b) {
+        b.onResolve({ filter: /^long$/ }, () => ({ path: 'long', namespace: 'without-long' }))
+        b.onLoad({ filter: /.*/, namespace: 'without-long' }, () => ({ contents: 'module.exports = null', loader: 'js' }))
+      },
+    },
+  ],
   banner: { js: "import { createRequire as __mpscnnRequire } from 'node:module'; const require = __mpscnnRequire(import.meta.url);" },
 })
