@@ -137,13 +137,29 @@ const HELPER_MIN_BYTES = 16 << 20
 /** Creating a file costs about as much as laying out and writing this many bytes (measured here). */
 const FILE_COST_BYTES = 350_000
 
+/**
+ * Starts a layout worker before it is needed: booting a worker thread takes some 40 ms,
+ * which bin/mpscnn.js spends while the CLI's own code loads. It idles until `main` hands
+ * it a model (see LayoutHelper), and is terminated unused otherwise.
+ */
+export function startLayoutWorker(): Worker {
+  return new Worker(new URL('./layout-worker.js', import.meta.url))
+}
+
+/** The worker `main` was handed, until a conversion takes it. */
+let spareWorker: Worker | undefined
+
 /** A worker thread that hashes the model, then lays out and writes the layers it is sent. */
 class LayoutHelper {
   private readonly worker: Worker
   readonly sha256: Promise<string>
   private readonly reply: Promise<WorkerReply>
-  constructor(private readonly init: WorkerInit) {
-    this.worker = new Worker(new URL('./layout-worker.js', import.meta.url), { workerData: init })
+  constructor(
+    private readonly init: WorkerInit,
+    started?: Worker,
+  ) {
+    this.worker = started ?? startLayoutWorker()
+    this.worker.postMessage(init)
     let onHash!: (h: string) => void
     let onReply!: (r: WorkerReply) => void
     this.sha256 = new Promise((resolve) => (onHash = resolve))
@@ -164,6 +180,9 @@ class LayoutHelper {
   }
   run(run: WorkerRun): Promise<WorkerReply> {
     this.worker.postMessage(run)
+    // Tells the worker, which may be hashing, to come and take its share of the jobs.
+    Atomics.store(this.init.progress, 1, 1)
+    Atomics.notify(this.init.progress, 0)
     return this.reply
   }
   async close(): Promise<void> {
@@ -176,7 +195,10 @@ class LayoutHelper {
 const tracing = !!process.env.MPSCNN_TRACE
 let traceStart = 0
 function trace(what: string): void {
-  if (tracing) process.stderr.write(`mpscnn: trace: ${(performance.now() - traceStart).toFixed(1)} ms ${what}\n`)
+  if (tracing) {
+    const now = performance.now()
+    process.stderr.write(`mpscnn: trace: ${(now - traceStart).toFixed(1)} ms (${now.toFixed(1)} ms since the process started) ${what}\n`)
+  }
 }
 
 async function convert(a: ConvertArgs): Promise<number> {
@@ -185,7 +207,7 @@ async function convert(a: ConvertArgs): Promise<number> {
   const file = a.model
   // The worker starts while the file is read and hashes each chunk as it arrives.
   let helper: LayoutHelper | undefined
-  const progress = new Int32Array(new SharedArrayBuffer(4))
+  const progress = new Int32Array(new SharedArrayBuffer(8))
   const signal = (n: number) => {
     Atomics.store(progress, 0, n)
     Atomics.notify(progress, 0)
@@ -195,7 +217,8 @@ async function convert(a: ConvertArgs): Promise<number> {
     m = readModelMemory(file, file, {
       beforeRead(mem) {
         if (mem.bytes.length >= HELPER_MIN_BYTES && mem.bytes.length < 2 ** 31 && !a.datDir) {
-          helper = new LayoutHelper({ memory: mem.memory, size: mem.bytes.length, progress, kernel: compiled(), precision: a.precision, hash: a.hash && !a.packed, packed: a.packed })
+          helper = new LayoutHelper({ memory: mem.memory, size: mem.bytes.length, progress, kernel: compiled(), precision: a.precision, hash: a.hash && !a.packed, packed: a.packed, traceOrigin: tracing ? performance.timeOrigin : undefined }, spareWorker)
+          spareWorker = undefined
         }
       },
       progress: signal,
@@ -247,9 +270,9 @@ async function convertWith(a: ConvertArgs, m: ModelMemory, helper: LayoutHelper 
       // dominates for small layers). Both threads take jobs until none is left, so
       // neither waits for the other whatever its pace. The rest stay on this thread.
       const queue: WorkerJob[] = []
+      const perFile = plan.packed ? 0 : FILE_COST_BYTES
+      const cost = (i: number) => plan.layers[i].weights.byteLength + plan.layers[i].bias.byteLength + 2 * perFile
       if (helper && plan.layers.length <= 0xffff) {
-        const perFile = plan.packed ? 0 : FILE_COST_BYTES
-        const cost = (i: number) => plan.layers[i].weights.byteLength + plan.layers[i].bias.byteLength + 2 * perFile
         for (const i of plan.layers.map((_, i) => i).sort((x, y) => cost(y) - cost(x))) {
           const job = model.job(i)
           if (!job) continue
@@ -259,7 +282,8 @@ async function convertWith(a: ConvertArgs, m: ModelMemory, helper: LayoutHelper 
         }
       }
       const ends = jobQueueEnds(queue.length)
-      const remoteDone = queue.length ? helper!.run({ jobs: queue, ends, out: reserve(m.memory, model.layoutRegion), capacity: model.layoutRegion }) : undefined
+      const costs = queue.map((j) => cost(j.layer))
+      const remoteDone = queue.length ? helper!.run({ jobs: queue, ends, costs, out: reserve(m.memory, model.layoutRegion), capacity: model.layoutRegion }) : undefined
       // Weights come back as a view of a buffer the next layer reuses: write them now.
       const layOutHere = (i: number) => {
         const out = model.layOut(i)
@@ -361,7 +385,21 @@ function compareLayer(refDir: string, out: { info: { name: string }; weights: Fl
   return Math.max(overall, w, b)
 }
 
-export async function main(argv: string[]): Promise<number> {
+/**
+ * Runs the CLI. `layoutWorker`: a worker from `startLayoutWorker()`, started early by the
+ * caller; used for a large model, terminated otherwise.
+ */
+export async function main(argv: string[], layoutWorker?: Worker): Promise<number> {
+  spareWorker = layoutWorker
+  try {
+    return await run(argv)
+  } finally {
+    await spareWorker?.terminate()
+    spareWorker = undefined
+  }
+}
+
+async function run(argv: string[]): Promise<number> {
   try {
     const [cmd, ...rest] = argv
     if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') {

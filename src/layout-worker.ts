@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto'
 import fs from 'node:fs'
-import { parentPort, workerData } from 'node:worker_threads'
+import { parentPort } from 'node:worker_threads'
 import type { LayoutJob } from './convert.js'
 import { toHalf } from './fold/half.js'
 import { float32Source, scaleRows, transposeScaled } from './fold/layout.js'
@@ -23,7 +23,10 @@ export interface WorkerInit {
   /** The shared model memory (read.ts); the model is its first `size` bytes. */
   memory: WebAssembly.Memory
   size: number
-  /** [0]: bytes of the model read so far, -1 if reading failed. The worker hashes behind it. */
+  /**
+   * [0]: bytes of the model read so far, -1 if reading failed; the worker hashes behind it.
+   * [1]: set (and [0] notified) once the layout jobs have been posted.
+   */
   progress: Int32Array
   /** The compiled layout kernel (see fold/simd.ts). */
   kernel: WebAssembly.Module
@@ -31,6 +34,8 @@ export interface WorkerInit {
   /** Also name files by content (the CLI's --hash). */
   hash: boolean
   packed: boolean
+  /** MPSCNN_TRACE: the main thread's performance.timeOrigin, to report phases on its clock. */
+  traceOrigin?: number
 }
 
 export interface WorkerRun {
@@ -38,6 +43,8 @@ export interface WorkerRun {
   jobs: WorkerJob[]
   /** The queue's ends (see `takeJob`). */
   ends: Int32Array
+  /** Each job's cost (bytes to lay out and write, plus creating its files), to balance against the hash. */
+  costs: number[]
   /** This worker's output region in the memory. */
   out: number
   capacity: number
@@ -51,9 +58,13 @@ export interface WorkerReply {
   failed: number[]
 }
 
-const init = workerData as WorkerInit
-compiled(init.kernel)
-const model = new Uint8Array(init.memory.buffer, 0, init.size)
+// The worker may be started before the model is opened (bin/mpscnn.js starts it while the
+// CLI loads): its first message is the WorkerInit, every later one a WorkerRun.
+let init!: WorkerInit
+let model!: Uint8Array
+function trace(what: string): void {
+  if (init.traceOrigin !== undefined) process.stderr.write(`mpscnn: trace: (${(performance.timeOrigin + performance.now() - init.traceOrigin).toFixed(1)} ms since the process started) worker: ${what}\n`)
+}
 
 function write(path: string, offset: number, data: Uint8Array, fds: Map<string, number>): void {
   let fd = fds.get(path)
@@ -65,31 +76,75 @@ function write(path: string, offset: number, data: Uint8Array, fds: Map<string, 
   fs.writeSync(fd, data, 0, data.byteLength, offset)
 }
 
-// First the model's sha256, chunk by chunk right behind the main thread's read of the file.
-{
-  const hasher = createHash('sha256')
-  let hashed = 0
-  for (;;) {
+/**
+ * What hashing a byte costs next to laying out and writing one (measured here: sha256
+ * runs at about 1.8 GB/s, layout and write at about 1 GB/s per thread).
+ */
+const HASH_COST = 0.55
+
+// The model's sha256, chunk by chunk right behind the main thread's read of the file. It
+// pauses when the layout jobs arrive ([1] set): the worker takes its share of the jobs
+// first and finishes the hash after them (see `shouldTake`).
+const hasher = createHash('sha256')
+let hashed = 0
+let hashPosted = false
+const SLICE = 1 << 20
+
+/** Hashes what has been read; returns early when `stop()` says so (checked between slices). */
+function hashRead(stop: () => boolean): void {
+  while (!hashPosted) {
     const done = Atomics.load(init.progress, 0)
-    if (done < 0) break
-    if (done > hashed) {
-      hasher.update(model.subarray(hashed, done))
-      hashed = done
+    if (done < 0) return
+    while (hashed < done) {
+      if (stop()) return
+      const next = Math.min(done, hashed + SLICE)
+      hasher.update(model.subarray(hashed, next))
+      hashed = next
     }
     if (hashed >= init.size) {
       parentPort!.postMessage({ sha256: hasher.digest('hex') })
-      break
+      hashPosted = true
+      return
     }
+    if (stop()) return
     Atomics.wait(init.progress, 0, done)
   }
 }
 
-parentPort!.on('message', ({ jobs, ends, out, capacity }: WorkerRun) => {
+const jobsReady = () => Atomics.load(init.progress, 1) !== 0
+
+parentPort!.once('message', (given: WorkerInit) => {
+  init = given
+  trace('initialised')
+  compiled(init.kernel)
+  model = new Uint8Array(init.memory.buffer, 0, init.size)
+  hashRead(jobsReady)
+  trace(hashPosted ? 'hashed' : `jobs ready, ${(hashed / 1e6).toFixed(1)} MB hashed`)
+  parentPort!.on('message', layOutJobs)
+})
+
+/**
+ * Whether the worker takes job k, given that it still has the rest of the hash to do: it
+ * leaves the queue's last jobs to the main thread so that both finish at about the same time.
+ */
+function shouldTake(run: WorkerRun): boolean {
+  if (hashPosted) return true
+  const v = Atomics.load(run.ends, 0)
+  const front = v & 0xffff
+  const back = v >>> 16
+  if (front >= back) return false
+  let left = 0
+  for (let i = front; i < back; i++) left += run.costs[i]
+  return left - run.costs[front] >= run.costs[front] + (init.size - hashed) * HASH_COST
+}
+
+function layOutJobs(run: WorkerRun): void {
+  const { jobs, ends, out, capacity } = run
   const reply: WorkerReply = { done: [], hashes: [], failed: [] }
   const fds = new Map<string, number>()
   attach(init.memory, model.buffer, out, capacity)
   try {
-    for (let k = takeJob(ends, 'front'); k >= 0; k = takeJob(ends, 'front')) {
+    for (let k = shouldTake(run) ? takeJob(ends, 'front') : -1; k >= 0; k = shouldTake(run) ? takeJob(ends, 'front') : -1) {
       const j = jobs[k]
       reply.done.push(j.layer)
       const raw = model.subarray(j.srcOffset, j.srcOffset + j.K * j.O * 4)
@@ -125,4 +180,7 @@ parentPort!.on('message', ({ jobs, ends, out, capacity }: WorkerRun) => {
     for (const fd of fds.values()) fs.closeSync(fd)
   }
   parentPort!.postMessage(reply)
-})
+  trace(`${reply.done.length} layers done`)
+  hashRead(() => false)
+  trace('hashed')
+}
