@@ -21,6 +21,7 @@ import { cleanCache } from './cache.js'
 import { attachLayout, readModelMemory, type ModelMemory } from './read.js'
 import { compiled, reserve } from './fold/simd.js'
 import { Worker } from 'node:worker_threads'
+import { workerExecArgv } from './worker-options.js'
 import type { WorkerInit, WorkerJob, WorkerReply, WorkerRun } from './layout-worker.js'
 import { jobQueueEnds, takeJob } from './job-queue.js'
 import { resolveOptions } from './options.js'
@@ -140,20 +141,43 @@ const FILE_COST_BYTES = 350_000
 /**
  * Starts a layout worker before it is needed: booting a worker thread takes some 40 ms,
  * which bin/mpscnn.js spends while the CLI's own code loads. It idles until `main` hands
- * it a model (see LayoutHelper), and is terminated unused otherwise.
+ * it a model (see LayoutHelper).
  */
 export function startLayoutWorker(): Worker {
-  return new Worker(new URL('./layout-worker.js', import.meta.url))
+  return new Worker(new URL('./layout-worker.js', import.meta.url), { execArgv: workerExecArgv() })
 }
 
-/** The worker `main` was handed, until a conversion takes it. */
+/**
+ * An idle layout worker: the one `main` was handed, or the last one a conversion used.
+ * Kept (unref'd: it never keeps the process alive) so that the next conversion in this
+ * process does not wait for a worker to boot.
+ */
 let spareWorker: Worker | undefined
+
+function takeSpareWorker(): Worker | undefined {
+  const w = spareWorker
+  spareWorker = undefined
+  w?.ref()
+  return w
+}
+
+function keepSpareWorker(w: Worker): void {
+  if (spareWorker) {
+    void w.terminate()
+    return
+  }
+  w.unref()
+  spareWorker = w
+}
 
 /** A worker thread that hashes the model, then lays out and writes the layers it is sent. */
 class LayoutHelper {
   private readonly worker: Worker
   readonly sha256: Promise<string>
   private readonly reply: Promise<WorkerReply>
+  /** Once both the hash and the layout reply are in, the worker is idle again. */
+  private hashed = false
+  private replied = false
   constructor(
     private readonly init: WorkerInit,
     started?: Worker,
@@ -169,7 +193,15 @@ class LayoutHelper {
       this.worker.once('exit', (code) => reject(new Error(`the layout worker exited with code ${code}`)))
     })
     failed.catch(() => {})
-    this.worker.on('message', (m: { sha256: string } | WorkerReply) => ('sha256' in m ? onHash(m.sha256) : onReply(m)))
+    this.worker.on('message', (m: { sha256: string } | WorkerReply) => {
+      if ('sha256' in m) {
+        this.hashed = true
+        onHash(m.sha256)
+      } else {
+        this.replied = true
+        onReply(m)
+      }
+    })
     this.sha256 = Promise.race([failed, this.sha256])
     this.reply = Promise.race([failed, this.reply])
     this.sha256.catch(() => {})
@@ -185,9 +217,11 @@ class LayoutHelper {
     Atomics.notify(this.init.progress, 0)
     return this.reply
   }
+  /** Keeps the worker for the next conversion if it finished this one, else stops it. */
   async close(): Promise<void> {
-    this.worker.removeAllListeners('exit')
-    await this.worker.terminate()
+    for (const event of ['message', 'error', 'exit']) this.worker.removeAllListeners(event)
+    if (this.hashed && this.replied) keepSpareWorker(this.worker)
+    else await this.worker.terminate()
   }
 }
 
@@ -217,8 +251,7 @@ async function convert(a: ConvertArgs): Promise<number> {
     m = readModelMemory(file, file, {
       beforeRead(mem) {
         if (mem.bytes.length >= HELPER_MIN_BYTES && mem.bytes.length < 2 ** 31 && !a.datDir) {
-          helper = new LayoutHelper({ memory: mem.memory, size: mem.bytes.length, progress, kernel: compiled(), precision: a.precision, hash: a.hash && !a.packed, packed: a.packed, traceOrigin: tracing ? performance.timeOrigin : undefined }, spareWorker)
-          spareWorker = undefined
+          helper = new LayoutHelper({ memory: mem.memory, size: mem.bytes.length, progress, kernel: compiled(), precision: a.precision, hash: a.hash && !a.packed, packed: a.packed, traceOrigin: tracing ? performance.timeOrigin : undefined }, takeSpareWorker())
         }
       },
       progress: signal,
@@ -387,19 +420,10 @@ function compareLayer(refDir: string, out: { info: { name: string }; weights: Fl
 
 /**
  * Runs the CLI. `layoutWorker`: a worker from `startLayoutWorker()`, started early by the
- * caller; used for a large model, terminated otherwise.
+ * caller, for a large model to use.
  */
 export async function main(argv: string[], layoutWorker?: Worker): Promise<number> {
-  spareWorker = layoutWorker
-  try {
-    return await run(argv)
-  } finally {
-    await spareWorker?.terminate()
-    spareWorker = undefined
-  }
-}
-
-async function run(argv: string[]): Promise<number> {
+  if (layoutWorker) keepSpareWorker(layoutWorker)
   try {
     const [cmd, ...rest] = argv
     if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') {

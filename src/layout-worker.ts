@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto'
 import fs from 'node:fs'
-import { parentPort } from 'node:worker_threads'
+import { parentPort, threadId } from 'node:worker_threads'
 import type { LayoutJob } from './convert.js'
 import { toHalf } from './fold/half.js'
 import { float32Source, scaleRows, transposeScaled } from './fold/layout.js'
@@ -59,11 +59,12 @@ export interface WorkerReply {
 }
 
 // The worker may be started before the model is opened (bin/mpscnn.js starts it while the
-// CLI loads): its first message is the WorkerInit, every later one a WorkerRun.
+// CLI loads), and serves one conversion after another: a WorkerInit starts a conversion,
+// the WorkerRun that follows hands it the layout jobs.
 let init!: WorkerInit
 let model!: Uint8Array
 function trace(what: string): void {
-  if (init.traceOrigin !== undefined) process.stderr.write(`mpscnn: trace: (${(performance.timeOrigin + performance.now() - init.traceOrigin).toFixed(1)} ms since the process started) worker: ${what}\n`)
+  if (init.traceOrigin !== undefined) process.stderr.write(`mpscnn: trace: (${(performance.timeOrigin + performance.now() - init.traceOrigin).toFixed(1)} ms since the process started) worker ${threadId}: ${what}\n`)
 }
 
 function write(path: string, offset: number, data: Uint8Array, fds: Map<string, number>): void {
@@ -85,7 +86,7 @@ const HASH_COST = 0.55
 // The model's sha256, chunk by chunk right behind the main thread's read of the file. It
 // pauses when the layout jobs arrive ([1] set): the worker takes its share of the jobs
 // first and finishes the hash after them (see `shouldTake`).
-const hasher = createHash('sha256')
+let hasher = createHash('sha256')
 let hashed = 0
 let hashPosted = false
 const SLICE = 1 << 20
@@ -113,15 +114,19 @@ function hashRead(stop: () => boolean): void {
 
 const jobsReady = () => Atomics.load(init.progress, 1) !== 0
 
-parentPort!.once('message', (given: WorkerInit) => {
+function start(given: WorkerInit): void {
   init = given
   trace('initialised')
   compiled(init.kernel)
   model = new Uint8Array(init.memory.buffer, 0, init.size)
+  hasher = createHash('sha256')
+  hashed = 0
+  hashPosted = false
   hashRead(jobsReady)
   trace(hashPosted ? 'hashed' : `jobs ready, ${(hashed / 1e6).toFixed(1)} MB hashed`)
-  parentPort!.on('message', layOutJobs)
-})
+}
+
+parentPort!.on('message', (m: WorkerInit | WorkerRun) => ('jobs' in m ? layOutJobs(m) : start(m)))
 
 /**
  * Whether the worker takes job k, given that it still has the rest of the hash to do: it

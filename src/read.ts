@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import { Worker } from 'node:worker_threads'
+import { workerExecArgv } from './worker-options.js'
 import { MpscnnError } from './errors.js'
 import { attach, modelMemory, reserve } from './fold/simd.js'
 
@@ -86,7 +87,7 @@ export function sha256InParallel(bytes: Uint8Array): Promise<string> {
     return Promise.resolve(createHash('sha256').update(bytes).digest('hex'))
   }
   return new Promise((resolve, reject) => {
-    const w = new Worker(new URL('./sha256-worker.js', import.meta.url), { workerData: bytes })
+    const w = new Worker(new URL('./sha256-worker.js', import.meta.url), { workerData: bytes, execArgv: workerExecArgv() })
     w.once('message', (hex: string) => {
       resolve(hex)
       void w.terminate()

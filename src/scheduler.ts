@@ -6,6 +6,7 @@
  */
 import os from 'node:os'
 import { Worker } from 'node:worker_threads'
+import { workerExecArgv } from './worker-options.js'
 import { deserializeError, type SerializedMpscnnError } from './errors.js'
 import { convertToAssets, type ConvertedAssets, type ModelSource, type PipelineOptions } from './pipeline.js'
 
@@ -46,6 +47,7 @@ function runInWorker(job: Job): void {
   // A model in a shared model memory is shared with the worker, not copied.
   const w = new Worker(new URL('./convert-worker.js', import.meta.url), {
     workerData: { source: job.source, file: job.file, options: job.options },
+    execArgv: workerExecArgv(),
   })
   // The worker counts as free as soon as its result is in, not when its thread has exited.
   let settled = false

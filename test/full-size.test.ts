@@ -1,11 +1,14 @@
 /**
  * The full-size Inception v3 (2015) graph, generated here (95.7 MB, never committed),
- * converted by the CLI and checked layer by layer against the float64 reference fold.
+ * converted by the CLI and checked layer by layer against the float64 reference fold;
+ * then twice more in one process, where the second conversion reuses the layout worker.
  */
 import { spawnSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { expect, it } from 'vitest'
 import { makeInceptionV3_2015 } from './helpers/inception.js'
 
@@ -33,6 +36,24 @@ it('converts the full-size 2015 graph: 95 layers, bit-for-bit the float64 refere
     }
     // Same float64 formula, one rounding to float32: bit-for-bit the reference.
     expect(worst).toBe(0)
+
+    // Two conversions in one process: the second reuses the first one's layout worker (no
+    // worker to boot), which starts over cleanly (the same files, the right sha256).
+    const script = `
+      const { main } = await import(${JSON.stringify(pathToFileURL(path.join(repo, 'dist/cli.js')).href)})
+      for (const out of ['again1', 'again2']) if (await main(['convert', 'inception_v3.pb', '--out-dir', out, '--quiet'])) process.exit(1)`
+    const twice = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: dir, encoding: 'utf8', env: { ...process.env, MPSCNN_TRACE: '1' } })
+    expect(twice.status, twice.stderr).toBe(0)
+    const workers = [...twice.stderr.matchAll(/worker (\d+): initialised/g)].map((m) => m[1])
+    expect(workers).toHaveLength(2)
+    expect(workers[1]).toBe(workers[0])
+    const sha256 = createHash('sha256').update(model.bytes).digest('hex')
+    expect(manifest.sha256).toBe(sha256)
+    for (const out of ['again1', 'again2']) {
+      const files = fs.readdirSync(path.join(dir, out))
+      expect(files.sort()).toEqual(fs.readdirSync(path.join(dir, 'out')).sort())
+      for (const f of files) expect(fs.readFileSync(path.join(dir, out, f)).equals(fs.readFileSync(path.join(dir, 'out', f))), `${out}/${f}`).toBe(true)
+    }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true })
   }
