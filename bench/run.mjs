@@ -6,7 +6,10 @@
  * interleaved with its baseline in this same process run (ours, baseline, ours, ...):
  *
  *   a. CLI, whole process, vs a numpy + protobuf implementation of the original script
- *      (bench/baseline_numpy.py), and vs `cp model.pb` (the floor).
+ *      (bench/baseline_numpy.py), vs `cp model.pb`, and vs a Node process that only
+ *      reads the model and writes the same files (bench/io-floor.mjs: what any Node
+ *      converter pays). Also both CLI and numpy into their previous output, as when a
+ *      conversion is run again.
  *   b. The CLI's code path in this process (`main` of dist/cli.js) vs an I/O floor that
  *      reads the model and writes the same files (names, sizes, folder swap).
  *   c. Peak RSS of the CLI (GNU time %M) vs the model's size.
@@ -300,6 +303,11 @@ const CLI_OUT = path.join(TMP, 'cli-out')
 await step('a. CLI vs numpy baseline vs cp (whole process)', async () => {
   const npOut = path.join(TMP, 'numpy-out')
   const cpDest = path.join(TMP, 'cp-dest.pb')
+  const floorOut = path.join(TMP, 'node-floor-out')
+  const cliAgainOut = path.join(TMP, 'cli-again-out')
+  const npAgainOut = path.join(TMP, 'numpy-again-out')
+  rm(cliAgainOut)
+  rm(npAgainOut)
   let verified = false
   const { samples, extra } = await interleave([
     {
@@ -333,12 +341,25 @@ await step('a. CLI vs numpy baseline vs cp (whole process)', async () => {
       },
     },
     { name: 'cp', prepare: () => rm(cpDest), run: () => timed('cp', [MODEL, cpDest]) },
+    // Into the output of the round before (the untimed warm-up round makes the first):
+    // the CLI replaces its output folder, the baseline overwrites its files in place.
+    { name: 'cliAgain', run: () => timed(process.execPath, [path.join(REPO, 'bin/mpscnn.js'), 'convert', MODEL, '--out-dir', cliAgainOut, '--quiet']) },
+    { name: 'numpyAgain', run: () => timed(PYTHON, [path.join(BENCH, 'baseline_numpy.py'), MODEL, npAgainOut]) },
+    {
+      // After the CLI in each round: takes the file names and sizes from its manifest.
+      name: 'nodeFloor',
+      prepare: () => rm(floorOut),
+      run: () => timed(process.execPath, [path.join(BENCH, 'io-floor.mjs'), MODEL, path.join(CLI_OUT, 'manifest.json'), floorOut]),
+    },
   ])
-  rm(cpDest)
+  for (const d of [cpDest, floorOut, cliAgainOut, npAgainOut]) rm(d)
   const cli = median(samples.cli)
   addRow('CLI `convert` vs numpy baseline (whole process, wall)', cli, median(samples.numpy), fmtMs, 0.5, pairs(samples.cli, samples.numpy))
   addRow('CLI `convert` vs `cp model.pb` (whole process, wall)', cli, median(samples.cp), fmtMs, undefined, pairs(samples.cli, samples.cp))
-  for (const k of ['cli', 'numpy', 'cp']) keepSamples(`a. ${k} ms`, samples[k])
+  addRow('CLI `convert` vs a Node process that only reads the model and writes the same files (bench/io-floor.mjs)', cli, median(samples.nodeFloor), fmtMs, undefined, pairs(samples.cli, samples.nodeFloor))
+  addRow('that Node I/O floor vs numpy baseline (whole process, wall)', median(samples.nodeFloor), median(samples.numpy), fmtMs, undefined, pairs(samples.nodeFloor, samples.numpy))
+  addRow('CLI `convert` vs numpy baseline, both into their previous output', median(samples.cliAgain), median(samples.numpyAgain), fmtMs, undefined, pairs(samples.cliAgain, samples.numpyAgain))
+  for (const k of ['cli', 'numpy', 'cp', 'nodeFloor', 'cliAgain', 'numpyAgain']) keepSamples(`a. ${k} ms`, samples[k])
   if (GNU_TIME) {
     const rss = median(extra.cli.map((r) => r.rssBytes))
     addRow('CLI peak RSS (GNU time %M) vs model file size', rss, MODEL_SIZE, fmtMB, 2, extra.cli.map((r) => r.rssBytes / MODEL_SIZE))
