@@ -183,6 +183,7 @@ class LayoutHelper {
     started?: Worker,
   ) {
     this.worker = started ?? startLayoutWorker()
+    trace(`layout worker ${this.worker.threadId}${started ? ', already running' : ', starting'}`)
     this.worker.postMessage(init)
     let onHash!: (h: string) => void
     let onReply!: (r: WorkerReply) => void

@@ -44,7 +44,7 @@ it('converts the full-size 2015 graph: 95 layers, bit-for-bit the float64 refere
       for (const out of ['again1', 'again2']) if (await main(['convert', 'inception_v3.pb', '--out-dir', out, '--quiet'])) process.exit(1)`
     const twice = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: dir, encoding: 'utf8', env: { ...process.env, MPSCNN_TRACE: '1' } })
     expect(twice.status, twice.stderr).toBe(0)
-    const workers = [...twice.stderr.matchAll(/worker (\d+): initialised/g)].map((m) => m[1])
+    const workers = [...twice.stderr.matchAll(/trace: .* layout worker (\d+)/g)].map((m) => m[1])
     expect(workers).toHaveLength(2)
     expect(workers[1]).toBe(workers[0])
     const sha256 = createHash('sha256').update(model.bytes).digest('hex')
