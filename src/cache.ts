@@ -16,6 +16,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import zlib from 'node:zlib'
 import type { ConvertedAssets } from './pipeline.js'
+import { readInParallel } from './read.js'
 
 const MAGIC = 'MPSCNNC1'
 const MAGIC_BYTES = Buffer.from(MAGIC)
@@ -105,29 +106,27 @@ function entryPath(opts: CacheOptions, key: string): string {
   return path.join(opts.dir, 'entries', `${key}.bin`)
 }
 
-function readWhole(file: string): Buffer {
-  const fd = fs.openSync(file, 'r')
-  try {
-    const size = fs.fstatSync(fd).size
-    const buf = Buffer.allocUnsafe(size)
-    let pos = 0
-    while (pos < size) {
-      const n = fs.readSync(fd, buf, pos, size - pos, pos)
-      if (n === 0) break
-      pos += n
-    }
-    return pos === size ? buf : buf.subarray(0, pos)
-  } finally {
-    fs.closeSync(fd)
-  }
-}
-
 export async function readEntry(opts: CacheOptions, key: string): Promise<ReadResult> {
   const file = entryPath(opts, key)
   let buf: Buffer
+  // The CRC runs over the body (all but its last 4 bytes) as the read goes, in order.
+  let crc = 0
+  let checked = 0
   try {
-    // One read of the whole entry: faster than readFile's chunked reads for ~100 MB.
-    buf = readWhole(file)
+    const fh = await fs.promises.open(file, 'r')
+    try {
+      const size = (await fh.stat()).size
+      buf = Buffer.allocUnsafeSlow(size)
+      const body = size - 4
+      const end = await readInParallel(fh.fd, buf, (read) => {
+        const to = Math.min(read, body)
+        if (to > checked) crc = crc32(buf.subarray(checked, to), crc)
+        checked = Math.max(checked, to)
+      })
+      if (end < size) buf = buf.subarray(0, end)
+    } finally {
+      await fh.close()
+    }
   } catch {
     return { kind: 'miss' }
   }
@@ -137,7 +136,8 @@ export async function readEntry(opts: CacheOptions, key: string): Promise<ReadRe
   }
   if (buf.length < MAGIC_BYTES.length + 8 || !buf.subarray(0, MAGIC_BYTES.length).equals(MAGIC_BYTES)) return corrupt('bad header')
   const body = buf.subarray(0, buf.length - 4)
-  if (crc32(body) !== buf.readUInt32LE(buf.length - 4)) return corrupt('checksum mismatch (truncated or modified)')
+  if (checked !== body.length) crc = crc32(body) // the file shrank while being read
+  if (crc !== buf.readUInt32LE(buf.length - 4)) return corrupt('checksum mismatch (truncated or modified)')
   const hlen = buf.readUInt32LE(MAGIC_BYTES.length)
   let pos = MAGIC_BYTES.length + 4
   let header: Header

@@ -6,7 +6,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import type { ConvertedAssets } from './pipeline.js'
-import { readModelMemory, sha256InParallel, type ModelMemory } from './read.js'
+import { readModelMemoryInParallel, sha256InParallel, type ModelMemory } from './read.js'
 import { manifestDts } from './emit/manifest.js'
 import { outputAffectingOptions, type ResolvedOptions } from './options.js'
 import { entryKey, hasEntry, indexedDigest, readEntry, recordDigest, writeEntry } from './cache.js'
@@ -48,8 +48,8 @@ export async function loadModel(file: string, options: ResolvedOptions, root: st
   const rel = path.relative(root, file)
   const display = rel && !rel.startsWith('..') ? rel : file
   const t0 = performance.now()
-  let m: ModelMemory | undefined
-  const read = () => (m ??= readModelMemory(file, display))
+  let m: Promise<ModelMemory> | undefined
+  const read = () => (m ??= readModelMemoryInParallel(file, display))
   const cacheOpts = { dir: options.cacheDir, maxBytes: options.cacheMaxBytes }
   const keyOf = (digest: string) => entryKey(digest, CONVERTER_VERSION, outputAffectingOptions(options))
   let stat: fs.Stats | undefined
@@ -58,7 +58,7 @@ export async function loadModel(file: string, options: ResolvedOptions, root: st
     try {
       stat = await fs.promises.stat(file)
     } catch {
-      read() // raises the clear error
+      await read() // raises the clear error
       throw new Error('unreachable')
     }
     // Fast path: an unchanged file (path, size, mtime) is not hashed again. A file seen
@@ -67,7 +67,7 @@ export async function loadModel(file: string, options: ResolvedOptions, root: st
     const index = mem && mem.size === stat.size && mem.mtimeMs === stat.mtimeMs ? { digest: mem.sha256, seen: true } : await indexedDigest(cacheOpts, file, stat)
     digest = index.digest
     if (!digest && index.seen) {
-      digest = await sha256InParallel(read().bytes)
+      digest = await sha256InParallel((await read()).bytes)
       await recordDigest(cacheOpts, file, stat, digest) // trusted from now on if the file has settled
     }
     if (digest) recentDigests.set(file, { size: stat.size, mtimeMs: stat.mtimeMs, sha256: digest })
@@ -80,7 +80,7 @@ export async function loadModel(file: string, options: ResolvedOptions, root: st
     }
   }
   // A model never seen converts while another thread hashes it (the digest is the cache key).
-  const { bytes, memory } = read()
+  const { bytes, memory } = await read()
   const digestP = digest ? Promise.resolve(digest) : sha256InParallel(bytes)
   digestP.catch(() => {})
   // Loaded on first use: a build served from the cache never loads the converter.

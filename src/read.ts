@@ -61,6 +61,81 @@ export function readModelMemory(file: string, display = file, hooks: ReadHooks =
   }
 }
 
+/** The chunks a parallel read asks libuv's thread pool for, all at once. */
+const PARALLEL_CHUNK = 4 << 20
+
+/**
+ * Reads an open file's first `into.length` bytes into `into` on libuv's thread pool,
+ * several chunks at once: into fresh memory, a read is bound by faulting its pages in, which
+ * then happens on more than one core (~2x faster here). `onPrefix(end)` sees, in order,
+ * how far the file has been read without a gap. Resolves to the number of bytes read
+ * (fewer if the file shrank meanwhile). For a thread with nothing else to do meanwhile:
+ * the plugin's reads, not the CLI's, whose second core is busy.
+ */
+export async function readInParallel(fd: number, into: Uint8Array, onPrefix?: (end: number) => void): Promise<number> {
+  const size = into.length
+  const chunks = Math.ceil(size / PARALLEL_CHUNK)
+  const got = new Float64Array(chunks)
+  const want = (i: number) => Math.min(PARALLEL_CHUNK, size - i * PARALLEL_CHUNK)
+  let end = size
+  let prefix = 0
+  let failure: unknown
+  await new Promise<void>((resolve) => {
+    let pending = chunks
+    if (pending === 0) resolve()
+    const settle = () => {
+      if (--pending === 0) resolve()
+    }
+    const readChunk = (i: number) => {
+      const start = i * PARALLEL_CHUNK + got[i]
+      const length = want(i) - got[i]
+      fs.read(fd, into, start, length, start, (e, n) => {
+        if (e || failure !== undefined) {
+          failure ??= e
+          return settle()
+        }
+        got[i] += n
+        if (n === 0) end = Math.min(end, start)
+        else if (n < length) return readChunk(i)
+        const before = prefix
+        while (prefix < chunks && (got[prefix] === want(prefix) || prefix * PARALLEL_CHUNK + got[prefix] >= end)) prefix++
+        if (prefix > before && onPrefix) {
+          try {
+            onPrefix(Math.min(end, prefix * PARALLEL_CHUNK))
+          } catch (err) {
+            failure ??= err
+          }
+        }
+        settle()
+      })
+    }
+    for (let i = 0; i < chunks; i++) readChunk(i)
+  })
+  if (failure !== undefined) throw failure
+  return end
+}
+
+/** `readModelMemory` for the plugin: the same memory, read in parallel (see `readInParallel`). */
+export async function readModelMemoryInParallel(file: string, display = file): Promise<ModelMemory> {
+  let fd: fs.promises.FileHandle
+  try {
+    fd = await fs.promises.open(file, 'r')
+  } catch (e) {
+    throw readError(e, display)
+  }
+  try {
+    const st = await fd.stat()
+    if (st.isDirectory()) throw readError(Object.assign(new Error('directory'), { code: 'EISDIR' }), display)
+    const m = modelMemory(st.size, true)
+    const end = await readInParallel(fd.fd, m.bytes)
+    return end === st.size ? m : { memory: m.memory, bytes: m.bytes.subarray(0, end) }
+  } catch (e) {
+    throw readError(e, display)
+  } finally {
+    await fd.close()
+  }
+}
+
 /** Model bytes from anywhere, copied into a model memory unless they are in one already. */
 export function toModelMemory(bytes: Uint8Array, memory?: WebAssembly.Memory): ModelMemory {
   if (memory && bytes.buffer === memory.buffer) return { memory, bytes }

@@ -115,6 +115,28 @@ describe('persistent cache', () => {
     })
   }
 
+  it('an entry of several read chunks (read in parallel, checked as it arrives) is served intact, and damage to its last chunk is caught', async () => {
+    const big = makeInceptionV3_2015({ scale: 4, seed: 9 })
+    const s = setup()
+    fs.writeFileSync(s.model, big.bytes)
+    const old = new Date(Date.now() - 60_000)
+    fs.utimesSync(s.model, old, old)
+    const first = await s.load()
+    const [entry] = entries(s.options.cacheDir)
+    const file = path.join(s.options.cacheDir, 'entries', entry)
+    expect(fs.statSync(file).size).toBeGreaterThan(4 << 20) // more than one 4 MB chunk
+    const second = await s.load()
+    expect(second.fromCache).toBe(true)
+    expectMatchesOracle(second.assets.files, big.layers)
+    for (const [name, bytes] of first.assets.files) expect(Buffer.from(second.assets.files.get(name)!).equals(Buffer.from(bytes)), name).toBe(true)
+    const buf = fs.readFileSync(file)
+    buf[buf.length - 10] ^= 0x01
+    fs.writeFileSync(file, buf)
+    const third = await s.load()
+    expect(third.fromCache).toBe(false)
+    expect(s.warnings.join('\n')).toMatch(/was corrupt \(checksum mismatch/)
+  })
+
   it('cache: false writes nothing', async () => {
     const s = setup()
     const r = await s.load(resolveOptions({ cacheDir: s.options.cacheDir, cache: false }, s.dir))
