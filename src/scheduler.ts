@@ -57,11 +57,6 @@ function runInWorker(job: Job): void {
     busyWorkers--
     done()
     drain()
-    if (busyWorkers === 0 && queue.length === 0) {
-      const waiters = idleWaiters
-      idleWaiters = []
-      for (const w of waiters) w()
-    }
   }
   w.once('message', (r: WorkerResult) => {
     settle(() => {
@@ -89,6 +84,13 @@ function drain(): void {
     // The last waiting job runs here; the others go to free workers.
     if (queue.length > 1 && busyWorkers < maxWorkers) runInWorker(queue.shift()!)
     else runHere(queue.shift()!)
+  }
+  // Jobs run here settle within the loop: whoever waits for idle() may go on once no
+  // worker is busy either (a worker's result calls drain() again).
+  if (busyWorkers === 0) {
+    const waiters = idleWaiters
+    idleWaiters = []
+    for (const w of waiters) w()
   }
 }
 

@@ -91,6 +91,19 @@ describe.skipIf(os.availableParallelism() < 2)('the scheduler, asked for three c
     })
   })
 
+  it('idle() called while a conversion waits to run on this thread resolves once it is done', async () => {
+    const { convertScheduled, readModelMemory } = await load()
+    const { idle } = await import(pathToFileURL(path.join(repo, 'dist/scheduler.js')).href)
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mpscnn-sched-idle-'))
+    const file = path.join(dir, 'm.pb')
+    fs.writeFileSync(file, makeInceptionV3_2015({ scale: 16, seed: 45 }).bytes)
+    const job = convertScheduled(readModelMemory(file), 'm.pb', options) // queued, not yet run
+    const waited = idle().then(() => 'idle')
+    await job
+    const timeout = new Promise((resolve) => setTimeout(resolve, 5000, 'still waiting after 5 s'))
+    expect(await Promise.race([waited, timeout])).toBe('idle')
+  })
+
   it('a bad model converted on a worker rejects with its MpscnnError, code and one-line message intact', async () => {
     const { convertScheduled, stats, readModelMemory } = await load()
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mpscnn-sched-bad-'))
