@@ -80,11 +80,14 @@ export async function loadModel(file: string, options: ResolvedOptions, root: st
     }
   }
   // A model never seen converts while another thread hashes it (the digest is the cache key).
+  // The converter is loaded on first use (a build served from the cache never loads it),
+  // while the thread pool reads the model.
+  const converter = import('./scheduler.js')
+  converter.catch(() => {}) // awaited below, unless the read fails first
   const { bytes, memory } = await read()
   const digestP = digest ? Promise.resolve(digest) : sha256InParallel(bytes)
   digestP.catch(() => {})
-  // Loaded on first use: a build served from the cache never loads the converter.
-  const { convertScheduled } = await import('./scheduler.js')
+  const { convertScheduled } = await converter
   const assets = await convertScheduled({ bytes, memory, sha256: null }, display, options)
   const sha256 = await digestP
   assets.header.sha256 = sha256
