@@ -33,8 +33,8 @@ export interface ReadHooks {
 
 const CHUNK = 8 << 20
 
-/** Reads `file` (named `display` in errors) into a new shared model memory. */
-export function readModelMemory(file: string, display = file, hooks: ReadHooks = {}): ModelMemory {
+/** Opens a model file: its descriptor and size, or the one clear error (the descriptor closed). */
+function openModel(file: string, display: string): { fd: number; size: number } {
   let fd: number
   try {
     fd = fs.openSync(file, 'r')
@@ -44,16 +44,32 @@ export function readModelMemory(file: string, display = file, hooks: ReadHooks =
   try {
     const st = fs.fstatSync(fd)
     if (st.isDirectory()) throw readError(Object.assign(new Error('directory'), { code: 'EISDIR' }), display)
-    const m = modelMemory(st.size, true)
+    return { fd, size: st.size }
+  } catch (e) {
+    fs.closeSync(fd)
+    throw readError(e, display)
+  }
+}
+
+/** `m` cut to the `end` bytes read, when the file shrank while being read. */
+function upTo(m: ModelMemory, end: number): ModelMemory {
+  return end === m.bytes.length ? m : { memory: m.memory, bytes: m.bytes.subarray(0, end) }
+}
+
+/** Reads `file` (named `display` in errors) into a new shared model memory. */
+export function readModelMemory(file: string, display = file, hooks: ReadHooks = {}): ModelMemory {
+  const { fd, size } = openModel(file, display)
+  try {
+    const m = modelMemory(size, true)
     hooks.beforeRead?.(m)
     let pos = 0
-    while (pos < st.size) {
-      const n = fs.readSync(fd, m.bytes, pos, Math.min(CHUNK, st.size - pos), pos)
+    while (pos < size) {
+      const n = fs.readSync(fd, m.bytes, pos, Math.min(CHUNK, size - pos), pos)
       if (n === 0) break
       pos += n
       hooks.progress?.(pos)
     }
-    return pos === st.size ? m : { memory: m.memory, bytes: m.bytes.subarray(0, pos) }
+    return upTo(m, pos)
   } catch (e) {
     throw readError(e, display)
   } finally {
@@ -117,22 +133,14 @@ export async function readInParallel(fd: number, into: Uint8Array, onPrefix?: (e
 
 /** `readModelMemory` for the plugin: the same memory, read in parallel (see `readInParallel`). */
 export async function readModelMemoryInParallel(file: string, display = file): Promise<ModelMemory> {
-  let fd: fs.promises.FileHandle
+  const { fd, size } = openModel(file, display)
   try {
-    fd = await fs.promises.open(file, 'r')
-  } catch (e) {
-    throw readError(e, display)
-  }
-  try {
-    const st = await fd.stat()
-    if (st.isDirectory()) throw readError(Object.assign(new Error('directory'), { code: 'EISDIR' }), display)
-    const m = modelMemory(st.size, true)
-    const end = await readInParallel(fd.fd, m.bytes)
-    return end === st.size ? m : { memory: m.memory, bytes: m.bytes.subarray(0, end) }
+    const m = modelMemory(size, true)
+    return upTo(m, await readInParallel(fd, m.bytes))
   } catch (e) {
     throw readError(e, display)
   } finally {
-    await fd.close()
+    fs.closeSync(fd)
   }
 }
 
