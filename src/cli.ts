@@ -432,8 +432,9 @@ export async function main(argv: string[], layoutWorker?: Worker): Promise<numbe
       return cmd === undefined ? 2 : 0
     }
     if (cmd === '--version' || cmd === '-v') {
-      const pkg = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
-      process.stdout.write(`${pkg.version}\n`)
+      // Loaded here only: version.js reads package.json when it loads.
+      const { packageVersion } = await import('./version.js')
+      process.stdout.write(`${packageVersion()}\n`)
       return 0
     }
     if (cmd === 'convert') return await convert(parseConvert(rest))

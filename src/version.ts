@@ -3,7 +3,8 @@ import fs from 'node:fs'
 /** Bump when the converter's output changes for the same input and options. */
 const CONVERTER_REVISION = 1
 
-function packageVersion(): string {
+/** The package's version, from its package.json. */
+export function packageVersion(): string {
   try {
     return (JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version
   } catch {
