@@ -10,8 +10,8 @@
  *      reads the model and writes the same files (bench/io-floor.mjs: what any Node
  *      converter pays). Also both CLI and numpy into their previous output, as when a
  *      conversion is run again.
- *   b. The CLI's code path in this process (`main` of dist/cli.js) vs an I/O floor that
- *      reads the model and writes the same files (names, sizes, folder swap).
+ *   b. The CLI's code path in this process (`main` of dist/cli.js) vs the same I/O floor
+ *      (`ioFloor` of bench/io-floor.mjs: read, same files written, folder swap) in this process.
  *   c. Peak RSS of the CLI (GNU time %M) vs the model's size.
  *   d. Vite builds (one child process each, bench/vite-build.mjs): cold (fresh cacheDir)
  *      and warm (populated cacheDir) with the plugin vs the same app importing the
@@ -30,6 +30,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import { ioFloor } from './io-floor.mjs'
 
 const REPO = fileURLToPath(new URL('..', import.meta.url))
 const BENCH = path.join(REPO, 'bench')
@@ -395,21 +396,6 @@ await step('b. in-process CLI code path vs I/O floor', async () => {
       process.stderr.write = write
     }
   }
-  /** Reads the model, writes the same files (names, sizes) into a temp folder, swaps it in. */
-  const floor = () => {
-    const bytes = fs.readFileSync(MODEL)
-    const tmp = `${floorOut}.tmp-${process.pid}`
-    rm(tmp)
-    fs.mkdirSync(tmp, { recursive: true })
-    let off = 0
-    for (const [name, size] of layout) {
-      if (off + size > bytes.length) off = 0
-      fs.writeFileSync(path.join(tmp, name), bytes.subarray(off, off + size))
-      off += size
-    }
-    if (fs.existsSync(floorOut)) rm(floorOut)
-    fs.renameSync(tmp, floorOut)
-  }
   const { samples } = await interleave([
     {
       name: 'ours',
@@ -440,7 +426,7 @@ await step('b. in-process CLI code path vs I/O floor', async () => {
       prepare: () => rm(floorOut),
       run: () => {
         const t0 = performance.now()
-        floor()
+        ioFloor(MODEL, layout, floorOut)
         return { ms: performance.now() - t0 }
       },
     },
