@@ -209,5 +209,5 @@ export function int64ToNumber(v: Int64 | undefined | null): number {
   if (v == null) return 0
   if (typeof v === 'number') return v
   if (typeof v.toNumber === 'function') return v.toNumber()
-  return v.unsigned ? v.high * 4294967296 + (v.low >>> 0) : v.high * 4294967296 + (v.low >>> 0)
+  return v.high * 4294967296 + (v.low >>> 0) // the schema's int64 fields are signed
 }
