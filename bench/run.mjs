@@ -10,7 +10,7 @@
  *      reads the model and writes the same files (bench/io-floor.mjs: what any Node
  *      converter pays). Also both CLI and numpy into their previous output, as when a
  *      conversion is run again.
- *   b. The CLI's code path in this process (`main` of dist/cli.js) vs the same I/O floor
+ *   b. The CLI's code path in this process (`main` of dist/cli/main.js) vs the same I/O floor
  *      (`ioFloor` of bench/io-floor.mjs: read, same files written, folder swap) in this process.
  *   c. Peak RSS of the CLI (GNU time %M) vs the model's size.
  *   d. Vite builds (one child process each, bench/vite-build.mjs): cold (fresh cacheDir)
@@ -242,7 +242,7 @@ async function checkBuild(outDir, refs) {
 // Setup
 // ---------------------------------------------------------------------------------------
 
-if (!fs.existsSync(path.join(REPO, 'dist/cli.js'))) {
+if (!fs.existsSync(path.join(REPO, 'dist/cli/main.js'))) {
   log('dist/ is missing: run `npm run bench` (it builds first)')
   process.exit(1)
 }
@@ -377,8 +377,8 @@ await step('a. CLI vs numpy baseline vs cp (whole process)', async () => {
 // ---------------------------------------------------------------------------------------
 
 await step('b. in-process CLI code path vs I/O floor', async () => {
-  const { main } = await import(pathToFileURL(path.join(REPO, 'dist/cli.js')).href)
-  const { parseModel, convertModel, sha256Hex } = await import(pathToFileURL(path.join(REPO, 'dist/convert.js')).href)
+  const { main } = await import(pathToFileURL(path.join(REPO, 'dist/cli/main.js')).href)
+  const { parseModel, convertModel, sha256Hex } = await import(pathToFileURL(path.join(REPO, 'dist/fold/convert.js')).href)
   const oursOut = path.join(TMP, 'inproc-out')
   const floorOut = path.join(TMP, 'floor-out')
   let layout // [name, size][] of what the CLI writes, taken from its first run
@@ -441,7 +441,7 @@ await step('b. in-process CLI code path vs I/O floor', async () => {
 
   // Breakdown (informational): where the in-process time goes, no writes. The model is
   // read into a model memory and laid out with the SIMD kernel, as the CLI and the plugin do.
-  const { readModelMemory, attachLayout } = await import(pathToFileURL(path.join(REPO, 'dist/read.js')).href)
+  const { readModelMemory, attachLayout } = await import(pathToFileURL(path.join(REPO, 'dist/io/read.js')).href)
   const mem = readModelMemory(MODEL)
   const bytes = mem.bytes
   const parts = { parse: [], 'parse + plan (convertModel)': [], 'parse + plan + fold all layers (no I/O)': [], sha256: [] }
@@ -537,10 +537,10 @@ await step('d. Vite builds: plugin cold / warm vs plain ?url asset', async () =>
 // ---------------------------------------------------------------------------------------
 
 await step('plugin work per model import, in-process (informational)', async () => {
-  const { loadModel, cacheWritesSettled } = await import(pathToFileURL(path.join(REPO, 'dist/core.js')).href)
-  const { readModelMemory } = await import(pathToFileURL(path.join(REPO, 'dist/read.js')).href)
-  const { convertToAssets } = await import(pathToFileURL(path.join(REPO, 'dist/pipeline.js')).href)
-  const { resolveOptions } = await import(pathToFileURL(path.join(REPO, 'dist/options.js')).href)
+  const { loadModel, cacheWritesSettled } = await import(pathToFileURL(path.join(REPO, 'dist/plugin/core.js')).href)
+  const { readModelMemory } = await import(pathToFileURL(path.join(REPO, 'dist/io/read.js')).href)
+  const { convertToAssets } = await import(pathToFileURL(path.join(REPO, 'dist/pipeline/convert-to-assets.js')).href)
+  const { resolveOptions } = await import(pathToFileURL(path.join(REPO, 'dist/plugin/options.js')).href)
   const cold = path.join(TMP, 'inproc-cache-cold')
   const warm = path.join(TMP, 'inproc-cache-warm')
   const optsCold = resolveOptions({ cacheDir: cold, quiet: true }, TMP)

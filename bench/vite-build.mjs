@@ -2,7 +2,7 @@
  * One `vite build` of a bench fixture app, in its own process (so that every timed build
  * starts from a cold JIT, as a user's does). Run by `bench/run.mjs`:
  *
- *   node bench/vite-build.mjs plugin <root> <outDir> <cacheDir>   with unplugin-mpscnn (dist/vite.js)
+ *   node bench/vite-build.mjs plugin <root> <outDir> <cacheDir>   with unplugin-mpscnn (dist/plugin/vite.js)
  *   node bench/vite-build.mjs plain  <root> <outDir>              without it (the app imports `model.pb?url`)
  */
 import path from 'node:path'
@@ -17,7 +17,7 @@ const repo = fileURLToPath(new URL('..', import.meta.url))
 const vite = await import('vite') // node_modules/vite
 const plugins = []
 if (mode === 'plugin') {
-  const { default: mpscnn } = await import(pathToFileURL(path.join(repo, 'dist/vite.js')).href)
+  const { default: mpscnn } = await import(pathToFileURL(path.join(repo, 'dist/plugin/vite.js')).href)
   plugins.push(mpscnn({ cacheDir: path.resolve(cacheDir), quiet: true }))
 }
 await vite.build({

@@ -1,11 +1,11 @@
-// Bundles the CLI into one file (dist/cli.bundle.js), so that `mpscnn` starts without
+// Bundles the CLI into one file (dist/cli/bundle.js), so that `mpscnn` starts without
 // resolving and loading some sixty modules: ~25 ms of a ~350 ms conversion. The worker
-// threads it starts load dist/*-worker.js as compiled by tsc.
+// threads it starts load dist/*/*-worker.js as compiled by tsc.
 import { build } from 'esbuild'
 
 await build({
-  entryPoints: ['dist/cli.js'],
-  outfile: 'dist/cli.bundle.js',
+  entryPoints: ['dist/cli/main.js'],
+  outfile: 'dist/cli/bundle.js',
   bundle: true,
   platform: 'node',
   format: 'esm',

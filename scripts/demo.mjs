@@ -34,7 +34,7 @@ function step(n, text) {
   console.log(`\n${bold(`${n}.`)} ${bold(text)}`)
 }
 
-if (!fs.existsSync(path.join(REPO_ROOT, 'dist', 'cli.js'))) {
+if (!fs.existsSync(path.join(REPO_ROOT, 'dist', 'cli', 'main.js'))) {
   console.error('demo: dist/ is missing; run `npm run build` first (`npm run demo` does)')
   process.exit(1)
 }

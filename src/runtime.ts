@@ -3,49 +3,11 @@
  * tensors, in the browser (fetch) and in Node (fetch for http(s), the file system for
  * paths and file: URLs). A packed model's file is fetched once and shared by every view.
  */
-import { halfToFloat } from './fold/half.js'
+import { halfToFloat } from './base/half.js'
 
-export type MpscnnLayerKind = 'conv' | 'depthwise' | 'fullyConnected'
+import type { MpscnnLayer, MpscnnManifest, MpscnnTensor } from './base/manifest-types.js'
 
-export interface MpscnnTensor {
-  /** Where the bytes are: a URL. (The CLI's manifest.json has `file`, a name in its output folder, instead.) */
-  url: string
-  /** Byte offset of the tensor inside the file (0 unless packed). */
-  offset: number
-  byteLength: number
-  /** Weights: `[out, kernelH, kernelW, in / groups]` (`[channels, kernelH, kernelW]` for depthwise). Bias: `[out]`. */
-  shape: number[]
-  dtype: 'float32' | 'float16'
-}
-
-export interface MpscnnLayer<Name extends string = string> {
-  /** Apple's file-name stem: `weights_<name>.dat`, `bias_<name>.dat`. */
-  name: Name
-  kind: MpscnnLayerKind
-  inputChannels: number
-  outputChannels: number
-  kernelHeight: number
-  kernelWidth: number
-  strideY: number
-  strideX: number
-  dilationY: number
-  dilationX: number
-  /** 1; the input channel count for a depthwise convolution (a grouped one when its multiplier is > 1). */
-  groups: number
-  padding: 'same' | 'valid'
-  activation: 'relu' | 'relu6' | 'none'
-  weights: MpscnnTensor
-  bias: MpscnnTensor
-}
-
-export interface MpscnnManifest<Name extends string = string> {
-  /** The model's file name. */
-  source: string
-  /** sha256 of the model's bytes. */
-  sha256: string
-  precision: 'float32' | 'float16'
-  layers: MpscnnLayer<Name>[]
-}
+export type { MpscnnLayer, MpscnnLayerKind, MpscnnManifest, MpscnnTensor } from './base/manifest-types.js'
 
 /** Finds a layer by name; with a generated `.pb.d.ts` a misspelt name fails type checking. */
 export function getLayer<Name extends string>(manifest: MpscnnManifest<Name>, name: NoInfer<Name>): MpscnnLayer<Name> {

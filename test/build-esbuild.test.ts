@@ -9,7 +9,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { BuildOptions } from 'esbuild'
-import type { Options } from '../src/options.js'
+import type { Options } from '../src/plugin/options.js'
 import {
   type App,
   PLUGIN_NAME,
@@ -30,10 +30,10 @@ import {
 } from './bundlers/helpers.js'
 
 let esbuild: typeof import('esbuild')
-let mpscnn: (typeof import('../src/esbuild.js'))['default']
+let mpscnn: (typeof import('../src/plugin/esbuild.js'))['default']
 
 beforeAll(async () => {
-  mpscnn = (await importDist<typeof import('../src/esbuild.js')>('esbuild.js')).default
+  mpscnn = (await importDist<typeof import('../src/plugin/esbuild.js')>('plugin/esbuild.js')).default
   esbuild = await import('esbuild')
   oracle()
 })

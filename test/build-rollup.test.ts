@@ -9,7 +9,7 @@ import { createRequire } from 'node:module'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { OutputAsset, OutputChunk, RollupBuild } from 'rollup'
-import type { Options } from '../src/options.js'
+import type { Options } from '../src/plugin/options.js'
 import {
   type App,
   type MpscnnManifest,
@@ -31,11 +31,11 @@ import {
 } from './bundlers/helpers.js'
 
 let rollup: (typeof import('rollup'))['rollup']
-let mpscnn: (typeof import('../src/rollup.js'))['default']
+let mpscnn: (typeof import('../src/plugin/rollup.js'))['default']
 let runtime: typeof import('../src/runtime.js')
 
 beforeAll(async () => {
-  mpscnn = (await importDist<typeof import('../src/rollup.js')>('rollup.js')).default
+  mpscnn = (await importDist<typeof import('../src/plugin/rollup.js')>('plugin/rollup.js')).default
   runtime = await importDist<typeof import('../src/runtime.js')>('runtime.js')
   rollup = (await import('rollup')).rollup
   oracle()

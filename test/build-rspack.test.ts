@@ -7,7 +7,7 @@ import { webpackLikeSuite, type LikeCompiler } from './bundlers/webpack-like.js'
 
 webpackLikeSuite({
   name: 'rspack',
-  distEntry: 'rspack.js',
+  distEntry: 'plugin/rspack.js',
   async loadCompiler() {
     const { rspack } = await import('@rspack/core')
     return (config) => rspack(config as never) as unknown as LikeCompiler

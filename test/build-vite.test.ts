@@ -7,7 +7,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { InlineConfig } from 'vite'
-import type { Options } from '../src/options.js'
+import type { Options } from '../src/plugin/options.js'
 import {
   type App,
   type MpscnnManifest,
@@ -31,10 +31,10 @@ import {
 
 type Vite = typeof import('vite')
 let vite: Vite
-let mpscnn: (typeof import('../src/vite.js'))['default']
+let mpscnn: (typeof import('../src/plugin/vite.js'))['default']
 
 beforeAll(async () => {
-  mpscnn = (await importDist<typeof import('../src/vite.js')>('vite.js')).default
+  mpscnn = (await importDist<typeof import('../src/plugin/vite.js')>('plugin/vite.js')).default
   vite = await import('vite')
   oracle() // build the model once, outside the timed tests
 })

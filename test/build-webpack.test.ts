@@ -7,7 +7,7 @@ import { webpackLikeSuite, type LikeCompiler } from './bundlers/webpack-like.js'
 
 webpackLikeSuite({
   name: 'webpack',
-  distEntry: 'webpack.js',
+  distEntry: 'plugin/webpack.js',
   async loadCompiler() {
     const webpack = (await import('webpack')).default
     return (config) => webpack(config as never) as unknown as LikeCompiler

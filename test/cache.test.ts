@@ -7,8 +7,8 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { cacheWritesSettled, loadModel } from '../src/core.js'
-import { resolveOptions } from '../src/options.js'
+import { cacheWritesSettled, loadModel } from '../src/plugin/core.js'
+import { resolveOptions } from '../src/plugin/options.js'
 import { makeInceptionV3_2015 } from './helpers/inception.js'
 
 const repo = path.resolve(__dirname, '..')
@@ -167,7 +167,7 @@ describe('persistent cache', () => {
 
 describe('builds sharing one cache', () => {
   beforeAll(() => {
-    if (!fs.existsSync(path.join(repo, 'dist/rollup.js'))) throw new Error('dist/ is missing: run `npm run build` first (npm test does)')
+    if (!fs.existsSync(path.join(repo, 'dist/plugin/rollup.js'))) throw new Error('dist/ is missing: run `npm run build` first (npm test does)')
   })
 
   it('two rollup builds at once on a cold cache both succeed with correct output', async () => {
@@ -176,7 +176,7 @@ describe('builds sharing one cache', () => {
     fs.writeFileSync(path.join(dir, 'main.js'), "import m from './model.pb'\nexport default m\n")
     const script = `
       import { rollup } from ${JSON.stringify(path.join(repo, 'node_modules/rollup/dist/es/rollup.js'))}
-      import mpscnn from ${JSON.stringify(path.join(repo, 'dist/rollup.js'))}
+      import mpscnn from ${JSON.stringify(path.join(repo, 'dist/plugin/rollup.js'))}
       const out = process.argv[2]
       const b = await rollup({ input: ${JSON.stringify(path.join(dir, 'main.js'))}, plugins: [mpscnn({ cacheDir: ${JSON.stringify(path.join(dir, 'cache'))} })], onLog() {} })
       await b.write({ dir: out, format: 'es' })
@@ -209,7 +209,7 @@ describe('builds sharing one cache', () => {
     fs.writeFileSync(path.join(dir, 'main.js'), "import m from './model.pb'\nexport default m\n")
     const script = `
       import { rollup } from ${JSON.stringify(path.join(repo, 'node_modules/rollup/dist/es/rollup.js'))}
-      import mpscnn from ${JSON.stringify(path.join(repo, 'dist/rollup.js'))}
+      import mpscnn from ${JSON.stringify(path.join(repo, 'dist/plugin/rollup.js'))}
       const b = await rollup({ input: ${JSON.stringify(path.join(dir, 'main.js'))}, plugins: [mpscnn({ cacheDir: ${JSON.stringify(path.join(dir, 'cache'))} })],
         onLog(level, log) { if (log.plugin === 'unplugin-mpscnn') console.log(log.message) } })
       await b.write({ dir: ${JSON.stringify(path.join(dir, 'out'))}, format: 'es' })

@@ -174,7 +174,7 @@ function leftovers(parent: string): string[] {
 }
 
 beforeAll(() => {
-  if (!fs.existsSync(path.join(ROOT, 'dist', 'cli.js'))) throw new Error('dist/ is missing: run `npm run build` first')
+  if (!fs.existsSync(path.join(ROOT, 'dist', 'cli', 'main.js'))) throw new Error('dist/ is missing: run `npm run build` first')
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mpscnn-cli-'))
   const g = makeInceptionV3_2015({ scale: SCALE, seed: 11 })
   oracle = g.layers

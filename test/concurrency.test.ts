@@ -12,14 +12,14 @@ import { makeInceptionV3_2015 } from './helpers/inception.js'
 const repo = path.resolve(__dirname, '..')
 
 it('three models in one rollup build convert concurrently with correct, separate outputs', async () => {
-  if (!fs.existsSync(path.join(repo, 'dist/rollup.js'))) throw new Error('dist/ is missing: run `npm run build` first (npm test does)')
+  if (!fs.existsSync(path.join(repo, 'dist/plugin/rollup.js'))) throw new Error('dist/ is missing: run `npm run build` first (npm test does)')
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mpscnn-many-'))
   const models = [21, 22, 23].map((seed) => makeInceptionV3_2015({ scale: 16, seed }))
   models.forEach((m, i) => fs.writeFileSync(path.join(dir, `m${i}.pb`), m.bytes))
   fs.writeFileSync(path.join(dir, 'main.js'), "import a from './m0.pb'\nimport b from './m1.pb'\nimport c from './m2.pb'\nexport default [a, b, c]\n")
   const { rollup } = await import(pathToFileURL(path.join(repo, 'node_modules/rollup/dist/es/rollup.js')).href)
-  const mpscnn = (await import(pathToFileURL(path.join(repo, 'dist/rollup.js')).href)).default
-  const { stats } = await import(pathToFileURL(path.join(repo, 'dist/scheduler.js')).href)
+  const mpscnn = (await import(pathToFileURL(path.join(repo, 'dist/plugin/rollup.js')).href)).default
+  const { stats } = await import(pathToFileURL(path.join(repo, 'dist/parallel/scheduler.js')).href)
   const before = { ...stats }
   const bundle = await rollup({ input: path.join(dir, 'main.js'), plugins: [mpscnn({ cache: false, quiet: true })], onLog() {} })
   await bundle.write({ dir: path.join(dir, 'out'), format: 'es' })
@@ -49,7 +49,7 @@ it('a bad model converted on a worker thread fails the build with its own one-li
   fs.writeFileSync(path.join(dir, 'm2.pb'), good.bytes)
   fs.writeFileSync(path.join(dir, 'main.js'), "import a from './bad.pb'\nimport b from './m1.pb'\nimport c from './m2.pb'\nexport default [a, b, c]\n")
   const { rollup } = await import(pathToFileURL(path.join(repo, 'node_modules/rollup/dist/es/rollup.js')).href)
-  const mpscnn = (await import(pathToFileURL(path.join(repo, 'dist/rollup.js')).href)).default
+  const mpscnn = (await import(pathToFileURL(path.join(repo, 'dist/plugin/rollup.js')).href)).default
   const err = await rollup({ input: path.join(dir, 'main.js'), plugins: [mpscnn({ cache: false, quiet: true })], onLog() {} }).then(
     () => null,
     (e: Error & { code?: string; plugin?: string }) => e,
@@ -62,8 +62,8 @@ it('a bad model converted on a worker thread fails the build with its own one-li
 
 describe.skipIf(os.availableParallelism() < 2)('the scheduler, asked for three conversions at once', () => {
   const load = async () => {
-    const { convertScheduled, stats, idle } = await import(pathToFileURL(path.join(repo, 'dist/scheduler.js')).href)
-    const { readModelMemory } = await import(pathToFileURL(path.join(repo, 'dist/read.js')).href)
+    const { convertScheduled, stats, idle } = await import(pathToFileURL(path.join(repo, 'dist/parallel/scheduler.js')).href)
+    const { readModelMemory } = await import(pathToFileURL(path.join(repo, 'dist/io/read.js')).href)
     // A failed build above may have left a conversion running on the worker.
     await idle()
     return { convertScheduled, stats, readModelMemory }
@@ -93,7 +93,7 @@ describe.skipIf(os.availableParallelism() < 2)('the scheduler, asked for three c
 
   it('idle() called while a conversion waits to run on this thread resolves once it is done', async () => {
     const { convertScheduled, readModelMemory } = await load()
-    const { idle } = await import(pathToFileURL(path.join(repo, 'dist/scheduler.js')).href)
+    const { idle } = await import(pathToFileURL(path.join(repo, 'dist/parallel/scheduler.js')).href)
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mpscnn-sched-idle-'))
     const file = path.join(dir, 'm.pb')
     fs.writeFileSync(file, makeInceptionV3_2015({ scale: 16, seed: 45 }).bytes)

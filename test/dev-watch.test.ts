@@ -16,7 +16,7 @@ const second = makeInceptionV3_2015({ scale: 16, seed: 12 })
 const procs: ChildProcess[] = []
 
 beforeAll(() => {
-  if (!fs.existsSync(path.join(repo, 'dist/vite.js'))) throw new Error('dist/ is missing: run `npm run build` first (npm test does)')
+  if (!fs.existsSync(path.join(repo, 'dist/plugin/vite.js'))) throw new Error('dist/ is missing: run `npm run build` first (npm test does)')
 })
 
 afterEach(() => {
@@ -78,7 +78,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 function writeConfig(dir: string, extra = '') {
   fs.writeFileSync(
     path.join(dir, 'vite.config.mjs'),
-    `import mpscnn from ${JSON.stringify(path.join(repo, 'dist/vite.js'))}
+    `import mpscnn from ${JSON.stringify(path.join(repo, 'dist/plugin/vite.js'))}
 export default { logLevel: 'info', clearScreen: false, plugins: [mpscnn({ cacheDir: 'cache' })] ${extra} }\n`,
   )
 }
@@ -178,7 +178,7 @@ describe('watch mode', () => {
     const dir = app()
     fs.writeFileSync(
       path.join(dir, 'rollup.config.mjs'),
-      `import mpscnn from ${JSON.stringify(path.join(repo, 'dist/rollup.js'))}
+      `import mpscnn from ${JSON.stringify(path.join(repo, 'dist/plugin/rollup.js'))}
 export default { input: 'src/main.js', output: { dir: 'out', format: 'es' }, plugins: [mpscnn({ cacheDir: 'cache' })] }\n`,
     )
     await watchCase([path.join(repo, 'node_modules/rollup/dist/bin/rollup'), '-c', '-w'], dir, /created out in/)
@@ -192,7 +192,7 @@ export default { input: 'src/main.js', output: { dir: 'out', format: 'es' }, plu
     fs.writeFileSync(
       path.join(dir, 'watch.mjs'),
       `import webpack from ${JSON.stringify(path.join(repo, 'node_modules/webpack/lib/index.js'))}
-import mpscnn from ${JSON.stringify(path.join(repo, 'dist/webpack.js'))}
+import mpscnn from ${JSON.stringify(path.join(repo, 'dist/plugin/webpack.js'))}
 const compiler = webpack({ mode: 'development', devtool: false, context: ${JSON.stringify(dir)}, entry: './src/main.js',
   output: { path: ${JSON.stringify(path.join(dir, 'out'))}, clean: true },
   infrastructureLogging: { level: 'info', console: { info: (...a) => console.log(...a), log: console.log, warn: console.warn, error: console.error, debug() {}, trace() {}, group() {}, groupEnd() {}, groupCollapsed() {}, status() {}, clear() {}, profile() {}, profileEnd() {} } },

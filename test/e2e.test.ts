@@ -15,7 +15,7 @@ import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser, ConsoleMessage, Page, Response } from 'playwright-core'
 import type { ViteDevServer } from 'vite'
-import { convertModel } from '../src/convert.js'
+import { convertModel } from '../src/fold/convert.js'
 import { PLAYGROUND_CONFIG, PLAYGROUND_ROOT, REPO_ROOT, SAMPLE_MODEL, ensureSampleModel } from '../scripts/sample-model.js'
 import { serve } from '../scripts/serve.mjs'
 
@@ -39,8 +39,8 @@ let browser: Browser
 
 beforeAll(async () => {
   if (!HAVE_CHROMIUM) return
-  if (!fs.existsSync(path.join(REPO_ROOT, 'dist', 'vite.js'))) {
-    throw new Error('dist/vite.js is missing: run `npm run build` first (the playground uses the compiled plugin through `unplugin-mpscnn/vite`)')
+  if (!fs.existsSync(path.join(REPO_ROOT, 'dist', 'plugin', 'vite.js'))) {
+    throw new Error('dist/plugin/vite.js is missing: run `npm run build` first (the playground uses the compiled plugin through `unplugin-mpscnn/vite`)')
   }
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mpscnn-e2e-'))
   const { bytes } = ensureSampleModel()

@@ -4,8 +4,8 @@
  * and, when the problem belongs to one node, that node, and ends with what to do.
  */
 import { describe, expect, it } from 'vitest'
-import { convertModel, type Precision } from '../src/convert.js'
-import { MpscnnError } from '../src/errors.js'
+import { convertModel, type Precision } from '../src/fold/convert.js'
+import { MpscnnError } from '../src/base/errors.js'
 import { DataType, reflection, type GraphDef } from '../src/graphdef/schema.js'
 import { attr, bytes, encodeGraphDef, GraphBuilder, makeTensor, savedModelBytes } from './helpers/graph-builder.js'
 import { formatGraphDefText } from './helpers/pbtxt-writer.js'

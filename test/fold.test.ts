@@ -3,7 +3,7 @@
  * checked against values computed straight from the formulas, in float64.
  */
 import { describe, expect, it } from 'vitest'
-import { convertModel, type OutputLayer } from '../src/convert.js'
+import { convertModel, type OutputLayer } from '../src/fold/convert.js'
 import { attr, encodeGraphDef, float32ToFloat16Bits, GraphBuilder, roundToBfloat16, roundToFloat16 } from './helpers/graph-builder.js'
 import { formatGraphDefText } from './helpers/pbtxt-writer.js'
 

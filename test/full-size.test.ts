@@ -40,7 +40,7 @@ it('converts the full-size 2015 graph: 95 layers, bit-for-bit the float64 refere
     // Two conversions in one process: the second reuses the first one's layout worker (no
     // worker to boot), which starts over cleanly (the same files, the right sha256).
     const script = `
-      const { main } = await import(${JSON.stringify(pathToFileURL(path.join(repo, 'dist/cli.js')).href)})
+      const { main } = await import(${JSON.stringify(pathToFileURL(path.join(repo, 'dist/cli/main.js')).href)})
       for (const out of ['again1', 'again2']) if (await main(['convert', 'inception_v3.pb', '--out-dir', out, '--quiet'])) process.exit(1)`
     const twice = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: dir, encoding: 'utf8', env: { ...process.env, MPSCNN_TRACE: '1' } })
     expect(twice.status, twice.stderr).toBe(0)

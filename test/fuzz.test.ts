@@ -82,7 +82,7 @@ function runFuzzer(args: string[], timeoutMs: number): { status: number | null; 
 }
 
 beforeAll(() => {
-  for (const f of ['convert.js', 'errors.js', 'graphdef/schema.js']) {
+  for (const f of ['fold/convert.js', 'base/errors.js', 'graphdef/schema.js']) {
     if (!fs.existsSync(path.join(ROOT, 'dist', f))) throw new Error(`dist/${f} is missing: run \`npm run build\` first`)
   }
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mpscnn-fuzz-'))

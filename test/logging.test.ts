@@ -11,7 +11,7 @@ const line = /^model\.pb: 95 layers, [\d.]+ kB, (converted|from cache) in \d+ ms
 
 async function viteLines(opts: { quiet?: boolean }) {
   const vite = await importDist<typeof import('vite')>('../node_modules/vite/dist/node/index.js').catch(() => import('vite'))
-  const mpscnn = (await importDist<{ default: typeof import('../src/vite.js').default }>('vite.js')).default
+  const mpscnn = (await importDist<{ default: typeof import('../src/plugin/vite.js').default }>('plugin/vite.js')).default
   const app = makeApp()
   const infos: string[] = []
   const customLogger = { ...vite.createLogger('info'), info: (msg: string) => void infos.push(msg), warn: () => {}, warnOnce: () => {} }
@@ -29,7 +29,7 @@ describe('log line per model', () => {
 
   it('rollup: one info log through onLog, none when quiet', async () => {
     const { rollup } = await import('rollup')
-    const mpscnn = (await importDist<{ default: typeof import('../src/rollup.js').default }>('rollup.js')).default
+    const mpscnn = (await importDist<{ default: typeof import('../src/plugin/rollup.js').default }>('plugin/rollup.js')).default
     for (const quiet of [false, true]) {
       const app = makeApp()
       const logs: { level: string; message: string; plugin?: string }[] = []

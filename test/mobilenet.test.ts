@@ -5,7 +5,7 @@
  * spelled-out `BatchNorm/batchnorm/{add,Rsqrt,mul,mul_1,mul_2,sub,add_1}`.
  */
 import { describe, expect, it } from 'vitest'
-import { convertModel } from '../src/convert.js'
+import { convertModel } from '../src/fold/convert.js'
 import { attr, encodeGraphDef, GraphBuilder } from './helpers/graph-builder.js'
 import { formatGraphDefText } from './helpers/pbtxt-writer.js'
 

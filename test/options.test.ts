@@ -2,7 +2,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { resolveOptions } from '../src/options.js'
+import { resolveOptions } from '../src/plugin/options.js'
 import { importDist, makeApp, oracle, removeApps } from './bundlers/helpers.js'
 
 afterAll(removeApps)
@@ -11,8 +11,8 @@ describe('include and exclude', () => {
   it('rollup and esbuild convert a model under another extension when include says so, and leave excluded ones alone', async () => {
     const { rollup } = await import('rollup')
     const esbuild = await import('esbuild')
-    const mpscnnRollup = (await importDist<{ default: typeof import('../src/rollup.js').default }>('rollup.js')).default
-    const mpscnnEsbuild = (await importDist<{ default: typeof import('../src/esbuild.js').default }>('esbuild.js')).default
+    const mpscnnRollup = (await importDist<{ default: typeof import('../src/plugin/rollup.js').default }>('plugin/rollup.js')).default
+    const mpscnnEsbuild = (await importDist<{ default: typeof import('../src/plugin/esbuild.js').default }>('plugin/esbuild.js')).default
     const app = makeApp({
       modelName: 'net.graphdef',
       main: "import model from './net.graphdef'\nimport raw from './skip.pb'\nexport default [model, raw]\n",

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { MpscnnError } from '../src/errors.js'
+import { MpscnnError } from '../src/base/errors.js'
 import { DataType, reflection, type GraphDef } from '../src/graphdef/schema.js'
 import { parseGraphDefText } from '../src/graphdef/text.js'
 import { cEscape, formatGraphDefText } from './helpers/pbtxt-writer.js'

@@ -1,13 +1,13 @@
 /**
  * Reading models and cache entries on libuv's thread pool, several chunks at once
- * (src/read.ts readInParallel): the bytes, the order of the progress calls, a file that
+ * (src/io/read.ts readInParallel): the bytes, the order of the progress calls, a file that
  * is shorter than expected, and the errors of the model reader.
  */
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { readInParallel, readModelMemoryInParallel } from '../src/read.js'
+import { readInParallel, readModelMemoryInParallel } from '../src/io/read.js'
 
 let dir: string
 let file: string

@@ -5,7 +5,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { convertModel } from '../src/convert.js'
+import { convertModel } from '../src/fold/convert.js'
 
 const shared = path.resolve(__dirname, '../../shared/fixtures')
 const model = path.join(shared, 'inception_v3_2015_mini.pb')

@@ -10,10 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type App, REPO_ROOT, importDist, makeApp, oracle, removeApps } from './bundlers/helpers.js'
 
 let esbuild: typeof import('esbuild')
-let mpscnn: (typeof import('../src/esbuild.js'))['default']
+let mpscnn: (typeof import('../src/plugin/esbuild.js'))['default']
 
 beforeAll(async () => {
-  mpscnn = (await importDist<typeof import('../src/esbuild.js')>('esbuild.js')).default
+  mpscnn = (await importDist<typeof import('../src/plugin/esbuild.js')>('plugin/esbuild.js')).default
   esbuild = await import('esbuild')
 })
 afterAll(removeApps)

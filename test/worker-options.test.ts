@@ -5,7 +5,7 @@
  */
 import { Worker } from 'node:worker_threads'
 import { afterEach, expect, it } from 'vitest'
-import { workerExecArgv } from '../src/worker-options.js'
+import { workerExecArgv } from '../src/base/worker-options.js'
 
 const saved = [...process.execArgv]
 afterEach(() => {

@@ -4,8 +4,9 @@
  * can stream: `chunks()` yields each tensor's bytes with its file and offset.
  */
 import { basename } from 'node:path'
-import type { ConvertedModel, OutputLayer, Precision } from '../convert.js'
+import type { ConvertedModel, OutputLayer, Precision } from '../fold/convert.js'
 import type { LayerInfo } from '../fold/layers.js'
+import type { ManifestHeader } from './manifest.js'
 
 /** `models/inception_v3.pb` -> `inception_v3`: the packed file's and the unhashed folder's name. */
 export function modelStem(file: string): string {
@@ -115,4 +116,13 @@ export function buildFiles(model: ConvertedModel, plan: AssetPlan): Map<string, 
     else files.set(c.file, c.bytes)
   }
   return files
+}
+
+/** A converted model in memory: what the bundler integrations emit and the cache stores. */
+export interface ConvertedAssets {
+  header: ManifestHeader
+  plan: AssetPlan
+  /** File name -> bytes. */
+  files: Map<string, Uint8Array>
+  warnings: string[]
 }

@@ -4,7 +4,7 @@
  * through JSON.stringify; URLs are expressions supplied by the bundler integration.
  */
 import { randomBytes } from 'node:crypto'
-import type { Precision } from '../convert.js'
+import type { Precision } from '../fold/convert.js'
 import type { AssetPlan, TensorPlacement } from './assets.js'
 
 export interface ManifestHeader {

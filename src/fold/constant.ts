@@ -4,7 +4,7 @@
  * like into plain per-channel vectors, so that the layer folder only ever sees
  * "conv, then multiply or add a constant".
  */
-import { MpscnnError } from '../errors.js'
+import { MpscnnError } from '../base/errors.js'
 import type { NodeDef } from '../graphdef/schema.js'
 import { elementCount, MAX_TENSOR_ELEMENTS, tensorFromProto, type Tensor } from '../graphdef/tensor.js'
 import { PASS_THROUGH, type Graph, type InputRef } from './graph.js'

@@ -4,7 +4,7 @@
  * Pass-through ops (Identity, CheckNumerics, ...) are looked through when asking
  * "who really consumes this value".
  */
-import { MpscnnError } from '../errors.js'
+import { MpscnnError } from '../base/errors.js'
 import type { GraphDef, NodeDef } from '../graphdef/schema.js'
 
 /** Ops whose output 0 is their input 0, unchanged. */

@@ -14,8 +14,8 @@
  * Planning is cheap (attributes and per-channel vectors); the weights themselves are
  * laid out one layer at a time by `materialize`, so callers can stream.
  */
-import { MpscnnError } from '../errors.js'
-import type { MpscnnLayer } from '../runtime.js'
+import { MpscnnError } from '../base/errors.js'
+import type { MpscnnLayer } from '../base/manifest-types.js'
 import type { NodeDef } from '../graphdef/schema.js'
 import { isFloatDtype, type Tensor } from '../graphdef/tensor.js'
 import { attrBool, attrFloat, attrInts, attrString } from './attrs.js'

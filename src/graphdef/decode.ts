@@ -4,7 +4,7 @@
  * anything is decoded, and each NodeDef is then decoded on its own by protobufjs over a
  * zero-copy `subarray` of the file: `tensor_content` stays a view into the file's bytes.
  */
-import { MpscnnError } from '../errors.js'
+import { MpscnnError } from '../base/errors.js'
 import { decodeNodeDef, decodeVersions, reader } from './binary.js'
 import type { GraphDef, NodeDef } from './schema.js'
 

@@ -2,7 +2,7 @@
  * Recognises what a file is before it is decoded, so that the common mistakes get
  * an error that says what the file is rather than "invalid wire type".
  */
-import { MpscnnError } from '../errors.js'
+import { MpscnnError } from '../base/errors.js'
 
 const LFS_PREFIX = 'version https://git-lfs.github.com/spec/'
 

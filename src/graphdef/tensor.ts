@@ -3,8 +3,8 @@
  * Float32Array over the file's own bytes when its offset is 4-byte aligned, and copied
  * only when it is not. Every other encoding is decoded to float32 or float64.
  */
-import { MpscnnError } from '../errors.js'
-import { halfToFloat, bfloat16ToFloat } from '../fold/half.js'
+import { MpscnnError } from '../base/errors.js'
+import { halfToFloat, bfloat16ToFloat } from '../base/half.js'
 import { DataType, dataTypeName, int64ToNumber, type TensorProto, type TensorShapeProto } from './schema.js'
 
 /** A constant as the converter sees it. `data` is row-major; `dtype` is the TF dtype it came from. */

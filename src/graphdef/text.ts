@@ -12,7 +12,7 @@
  * thrown, so the scanner itself does no line bookkeeping.
  */
 import type { Field as PbField, MapField as PbMapField, Type as PbType } from 'protobufjs'
-import { MpscnnError } from '../errors.js'
+import { MpscnnError } from '../base/errors.js'
 import { reflection, type GraphDef } from './schema.js'
 
 /** Deepest message nesting accepted (known and unknown fields alike). */

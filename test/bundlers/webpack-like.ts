@@ -9,7 +9,7 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { Options } from '../../src/options.js'
+import type { Options } from '../../src/plugin/options.js'
 import {
   type App,
   type MpscnnManifest,
@@ -43,7 +43,7 @@ export interface WebpackLikeSuite {
   name: 'webpack' | 'rspack'
   /** `webpack` / `rspack`: config -> compiler. */
   loadCompiler(): Promise<(config: Record<string, unknown>) => LikeCompiler>
-  /** `dist/webpack.js` / `dist/rspack.js`. */
+  /** `dist/plugin/webpack.js` / `dist/plugin/rspack.js`. */
   distEntry: string
 }
 

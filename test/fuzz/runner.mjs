@@ -20,8 +20,8 @@ import fs from 'node:fs'
 import { performance } from 'node:perf_hooks'
 
 const dist = new URL('../../dist/', import.meta.url)
-const { convertModel } = await import(new URL('convert.js', dist).href)
-const { MpscnnError } = await import(new URL('errors.js', dist).href)
+const { convertModel } = await import(new URL('fold/convert.js', dist).href)
+const { MpscnnError } = await import(new URL('base/errors.js', dist).href)
 const { root } = (await import(new URL('graphdef/schema.js', dist).href)).reflection()
 const NodeDefType = root.lookupType('tensorflow.NodeDef')
 

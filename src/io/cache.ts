@@ -15,7 +15,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import zlib from 'node:zlib'
-import type { ConvertedAssets } from './pipeline.js'
+import type { ConvertedAssets } from '../emit/assets.js'
 import { readInParallel } from './read.js'
 
 const MAGIC = 'MPSCNNC1'

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import type { PluginBuild } from 'esbuild'
-import { modelStem } from './assets.js'
+import { modelStem } from '../emit/assets.js'
 
 type EmitContext = {
   emitFile?: (f: { type: 'asset'; name?: string; fileName?: string; source: Uint8Array }) => string | void

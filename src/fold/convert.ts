@@ -3,15 +3,15 @@
  * out layers, one at a time. Everything else (plugin, CLI, cache) is built on this.
  */
 import { createHash } from 'node:crypto'
-import { MpscnnError } from './errors.js'
-import { decodeGraphDef } from './graphdef/decode.js'
-import type { GraphDef } from './graphdef/schema.js'
-import { sniffModel } from './graphdef/sniff.js'
-import { parseGraphDefText } from './graphdef/text.js'
-import { Graph } from './fold/graph.js'
-import { toHalf } from './fold/half.js'
-import { materialize, planLayers, type LayerInfo, type LayerPlan } from './fold/layers.js'
-import { regionSize } from './fold/simd.js'
+import { MpscnnError } from '../base/errors.js'
+import { decodeGraphDef } from '../graphdef/decode.js'
+import type { GraphDef } from '../graphdef/schema.js'
+import { sniffModel } from '../graphdef/sniff.js'
+import { parseGraphDefText } from '../graphdef/text.js'
+import { Graph } from './graph.js'
+import { toHalf } from '../base/half.js'
+import { materialize, planLayers, type LayerInfo, type LayerPlan } from './layers.js'
+import { regionSize } from './simd.js'
 
 export type Precision = 'float32' | 'float16'
 

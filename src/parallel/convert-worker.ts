@@ -1,7 +1,7 @@
 /** A worker thread that converts one model (see scheduler.ts). */
 import { parentPort, workerData } from 'node:worker_threads'
-import { isMpscnnError, serializeError } from './errors.js'
-import { convertToAssets, type ModelSource, type PipelineOptions } from './pipeline.js'
+import { isMpscnnError, serializeError } from '../base/errors.js'
+import { convertToAssets, type ModelSource, type PipelineOptions } from '../pipeline/convert-to-assets.js'
 import type { WorkerResult } from './scheduler.js'
 
 const { source, file, options } = workerData as { source: ModelSource; file: string; options: PipelineOptions }

@@ -6,9 +6,9 @@
  */
 import os from 'node:os'
 import { Worker } from 'node:worker_threads'
-import { workerExecArgv } from './worker-options.js'
-import { deserializeError, type SerializedMpscnnError } from './errors.js'
-import { convertToAssets, type ConvertedAssets, type ModelSource, type PipelineOptions } from './pipeline.js'
+import { workerExecArgv } from '../base/worker-options.js'
+import { deserializeError, type SerializedMpscnnError } from '../base/errors.js'
+import { convertToAssets, type ConvertedAssets, type ModelSource, type PipelineOptions } from '../pipeline/convert-to-assets.js'
 
 interface Job {
   source: ModelSource

@@ -1,18 +1,18 @@
 /**
- * The unplugin factory: hook wiring only. Conversion lives in pipeline.ts (behind the
- * cache), emission of files per bundler in emit/bundler.ts.
+ * The unplugin factory: hook wiring only. Conversion lives in ../pipeline (behind the
+ * cache, core.ts), emission of files per bundler in bundler.ts.
  */
 import { createUnplugin, type UnpluginFactory } from 'unplugin'
 import { cacheWritesSettled, loadModel, type LoadedModel } from './core.js'
-import { isMpscnnError } from './errors.js'
-import { manifestModule } from './emit/manifest.js'
-import { createEmitter, type Emitter } from './emit/bundler.js'
+import { isMpscnnError } from '../base/errors.js'
+import { manifestModule } from '../emit/manifest.js'
+import { createEmitter, type Emitter } from './bundler.js'
 import { resolveOptions, type Options, type ResolvedOptions } from './options.js'
-import { DevAssets } from './emit/dev-server.js'
+import { DevAssets } from './dev-server.js'
 
 export type { Options } from './options.js'
-export type { MpscnnLayer, MpscnnManifest, MpscnnTensor } from './runtime.js'
-export { MpscnnError } from './errors.js'
+export type { MpscnnLayer, MpscnnManifest, MpscnnTensor } from '../base/manifest-types.js'
+export { MpscnnError } from '../base/errors.js'
 
 export const PLUGIN_NAME = 'unplugin-mpscnn'
 

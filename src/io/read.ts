@@ -6,9 +6,9 @@
 import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import { Worker } from 'node:worker_threads'
-import { workerExecArgv } from './worker-options.js'
-import { MpscnnError } from './errors.js'
-import { attach, modelMemory, reserve } from './fold/simd.js'
+import { workerExecArgv } from '../base/worker-options.js'
+import { MpscnnError } from '../base/errors.js'
+import { attach, modelMemory, reserve } from '../fold/simd.js'
 
 export interface ModelMemory {
   memory: WebAssembly.Memory

@@ -3,19 +3,12 @@
  * bundler integrations call (through the cache); the CLI streams instead.
  */
 import path from 'node:path'
-import { convertModel, sha256Hex, type Precision } from './convert.js'
-import { buildFiles, modelStem, planAssets, type AssetPlan } from './emit/assets.js'
-import { detach } from './fold/simd.js'
-import { attachLayout, toModelMemory } from './read.js'
-import type { ManifestHeader } from './emit/manifest.js'
+import { convertModel, sha256Hex, type Precision } from '../fold/convert.js'
+import { buildFiles, modelStem, planAssets, type ConvertedAssets } from '../emit/assets.js'
+import { detach } from '../fold/simd.js'
+import { attachLayout, toModelMemory } from '../io/read.js'
 
-export interface ConvertedAssets {
-  header: ManifestHeader
-  plan: AssetPlan
-  /** File name -> bytes. */
-  files: Map<string, Uint8Array>
-  warnings: string[]
-}
+export type { ConvertedAssets }
 
 export interface PipelineOptions {
   packed: boolean
@@ -24,7 +17,7 @@ export interface PipelineOptions {
 }
 
 /**
- * A model's bytes, the model memory they may be in (read.ts), and their sha256: given,
+ * A model's bytes, the model memory they may be in (io/read.ts), and their sha256: given,
  * computed here when undefined, or `null` when the caller fills `header.sha256` in itself.
  */
 export interface ModelSource {

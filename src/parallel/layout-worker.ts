@@ -7,10 +7,10 @@
 import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import { parentPort, threadId } from 'node:worker_threads'
-import type { LayoutJob } from './convert.js'
-import { toHalf } from './fold/half.js'
-import { float32Source, scaleRows, transposeScaled } from './fold/layout.js'
-import { attach, compiled, transposeSimd } from './fold/simd.js'
+import type { LayoutJob } from '../fold/convert.js'
+import { toHalf } from '../base/half.js'
+import { float32Source, scaleRows, transposeScaled } from '../fold/layout.js'
+import { attach, compiled, transposeSimd } from '../fold/simd.js'
 import { takeJob } from './job-queue.js'
 
 export interface WorkerJob extends LayoutJob {
@@ -20,7 +20,7 @@ export interface WorkerJob extends LayoutJob {
 }
 
 export interface WorkerInit {
-  /** The shared model memory (read.ts); the model is its first `size` bytes. */
+  /** The shared model memory (io/read.ts); the model is its first `size` bytes. */
   memory: WebAssembly.Memory
   size: number
   /**

@@ -1,5 +1,5 @@
 import path from 'node:path'
-import type { Precision } from './convert.js'
+import type { Precision } from '../fold/convert.js'
 
 export type FilterPattern = string | RegExp | readonly (string | RegExp)[]
 

@@ -5,13 +5,13 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
-import type { ConvertedAssets } from './pipeline.js'
-import { readModelMemoryInParallel, sha256InParallel, type ModelMemory } from './read.js'
-import { manifestDts } from './emit/manifest.js'
+import type { ConvertedAssets } from '../emit/assets.js'
+import { readModelMemoryInParallel, sha256InParallel, type ModelMemory } from '../io/read.js'
+import { manifestDts } from '../emit/manifest.js'
 import { outputAffectingOptions, type ResolvedOptions } from './options.js'
-import { entryKey, hasEntry, indexedDigest, readEntry, recordDigest, writeEntry } from './cache.js'
-import { CONVERTER_VERSION } from './version.js'
-import { formatBytes } from './format.js'
+import { entryKey, hasEntry, indexedDigest, readEntry, recordDigest, writeEntry } from '../io/cache.js'
+import { CONVERTER_VERSION } from '../base/version.js'
+import { formatBytes } from '../base/format.js'
 
 /**
  * This process's own path index: what the on-disk one does not record yet (a file
@@ -82,7 +82,7 @@ export async function loadModel(file: string, options: ResolvedOptions, root: st
   // A model never seen converts while another thread hashes it (the digest is the cache key).
   // The converter is loaded on first use (a build served from the cache never loads it),
   // while the thread pool reads the model.
-  const converter = import('./scheduler.js')
+  const converter = import('../parallel/scheduler.js')
   converter.catch(() => {}) // awaited below, unless the read fails first
   const { bytes, memory } = await read()
   const digestP = digest ? Promise.resolve(digest) : sha256InParallel(bytes)

@@ -10,21 +10,21 @@
 import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
-import { convertModel, type Precision } from './convert.js'
-import { isMpscnnError } from './errors.js'
-import { planAssets, type AssetPlan } from './emit/assets.js'
-import { manifestJson } from './emit/manifest.js'
-import { halfToFloat } from './fold/half.js'
-import { formatBytes } from './format.js'
-import { modelStem } from './emit/assets.js'
-import { cleanCache } from './cache.js'
-import { attachLayout, readModelMemory, type ModelMemory } from './read.js'
-import { compiled, reserve } from './fold/simd.js'
+import { convertModel, type Precision } from '../fold/convert.js'
+import { isMpscnnError } from '../base/errors.js'
+import { planAssets, type AssetPlan } from '../emit/assets.js'
+import { manifestJson } from '../emit/manifest.js'
+import { halfToFloat } from '../base/half.js'
+import { formatBytes } from '../base/format.js'
+import { modelStem } from '../emit/assets.js'
+import { cleanCache } from '../io/cache.js'
+import { attachLayout, readModelMemory, type ModelMemory } from '../io/read.js'
+import { compiled, reserve } from '../fold/simd.js'
 import { Worker } from 'node:worker_threads'
-import { workerExecArgv } from './worker-options.js'
-import type { WorkerInit, WorkerJob, WorkerReply, WorkerRun } from './layout-worker.js'
-import { jobQueueEnds, takeJob } from './job-queue.js'
-import { resolveOptions } from './options.js'
+import { workerExecArgv } from '../base/worker-options.js'
+import type { WorkerInit, WorkerJob, WorkerReply, WorkerRun } from '../parallel/layout-worker.js'
+import { jobQueueEnds, takeJob } from '../parallel/job-queue.js'
+import { resolveOptions } from '../plugin/options.js'
 
 const USAGE = `Usage:
   mpscnn convert <model.pb|model.pbtxt> [options]
@@ -144,7 +144,7 @@ const FILE_COST_BYTES = 350_000
  * it a model (see LayoutHelper).
  */
 export function startLayoutWorker(): Worker {
-  return new Worker(new URL('./layout-worker.js', import.meta.url), { execArgv: workerExecArgv() })
+  return new Worker(new URL('../parallel/layout-worker.js', import.meta.url), { execArgv: workerExecArgv() })
 }
 
 /**
@@ -433,7 +433,7 @@ export async function main(argv: string[], layoutWorker?: Worker): Promise<numbe
     }
     if (cmd === '--version' || cmd === '-v') {
       // Loaded here only: version.js reads package.json when it loads.
-      const { packageVersion } = await import('./version.js')
+      const { packageVersion } = await import('../base/version.js')
       process.stdout.write(`${packageVersion()}\n`)
       return 0
     }

@@ -6,7 +6,7 @@ const CONVERTER_REVISION = 1
 /** The package's version, from its package.json. */
 export function packageVersion(): string {
   try {
-    return (JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version
+    return (JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
   } catch {
     return '0.0.0'
   }
