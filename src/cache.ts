@@ -6,10 +6,10 @@
  *   <cacheDir>/paths/<hash>.json   fast path: model path -> its stamp (size, mtime, ctime,
  *                                  inode, device), sha256
  *
- * The key is sha256(converter version, output options, sha256 of the model's bytes). An
- * entry holds nothing taken from the model's path: it is written as if the model were
- * `model.pb` and read back under the reader's own name, so a renamed model, or another
- * with the same bytes, shares the entry and is named after itself.
+ * The key is sha256(entry format, converter version, output options, sha256 of the
+ * model's bytes). An entry holds nothing taken from the model's path: it is written as if
+ * the model were `model.pb` and read back under the reader's own name, so a renamed model,
+ * or another with the same bytes, shares the entry and is named after itself.
  * The path index only saves re-hashing a model whose stamp is unchanged; any doubt
  * falls back to hashing the content. Entries are written to a temporary
  * file and renamed into place, so a reader sees a whole entry or none; a corrupt or
@@ -44,8 +44,14 @@ function pathKey(file: string): string {
   return createHash('sha256').update(path.resolve(file)).digest('hex').slice(0, 32)
 }
 
+/**
+ * Part of every key: bump when what an entry holds changes, so that older entries are
+ * never read as newer ones (2: entries hold no name taken from the model's path).
+ */
+const ENTRY_FORMAT = 2
+
 export function entryKey(contentSha256: string, version: string, outputOptions: Record<string, unknown>): string {
-  return createHash('sha256').update(JSON.stringify([version, outputOptions, contentSha256])).digest('hex')
+  return createHash('sha256').update(JSON.stringify([ENTRY_FORMAT, version, outputOptions, contentSha256])).digest('hex')
 }
 
 /**
