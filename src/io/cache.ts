@@ -3,11 +3,15 @@
  *
  *   <cacheDir>/entries/<key>.bin   one file per conversion: magic, header JSON, the
  *                                  files' bytes, and a CRC-32 of all that at the end
- *   <cacheDir>/paths/<hash>.json   fast path: model path -> size, mtime, sha256
+ *   <cacheDir>/paths/<hash>.json   fast path: model path -> its stamp (size, mtime, ctime,
+ *                                  inode, device), sha256
  *
- * The key is sha256(converter version, output options, sha256 of the model's bytes).
- * The path index only saves re-hashing a model whose size and mtime are unchanged;
- * any doubt falls back to hashing the content. Entries are written to a temporary
+ * The key is sha256(entry format, converter version, output options, sha256 of the
+ * model's bytes). An entry holds nothing taken from the model's path: it is written as if
+ * the model were `model.pb` and read back under the reader's own name, so a renamed model,
+ * or another with the same bytes, shares the entry and is named after itself.
+ * The path index only saves re-hashing a model whose stamp is unchanged; any doubt
+ * falls back to hashing the content. Entries are written to a temporary
  * file and renamed into place, so a reader sees a whole entry or none; a corrupt or
  * truncated one fails its checksum, is reported, deleted and rebuilt, never served.
  */
@@ -15,7 +19,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import zlib from 'node:zlib'
-import type { ConvertedAssets } from '../emit/assets.js'
+import { modelStem, type ConvertedAssets, type TensorPlacement } from '../emit/assets.js'
 import { readInParallel } from './read.js'
 
 const MAGIC = 'MPSCNNC1'
@@ -39,35 +43,62 @@ function pathKey(file: string): string {
   return createHash('sha256').update(path.resolve(file)).digest('hex').slice(0, 32)
 }
 
+/**
+ * Part of every key: bump when what an entry holds changes, so that older entries are
+ * never read as newer ones (2: entries hold no name taken from the model's path).
+ */
+const ENTRY_FORMAT = 2
+
 export function entryKey(contentSha256: string, version: string, outputOptions: Record<string, unknown>): string {
-  return createHash('sha256').update(JSON.stringify([version, outputOptions, contentSha256])).digest('hex')
+  return createHash('sha256').update(JSON.stringify([ENTRY_FORMAT, version, outputOptions, contentSha256])).digest('hex')
 }
 
 /**
- * What the path index says of this file: its sha256 when size and mtime are those
- * recorded and the record can be trusted (`digest`), and whether it has a record at all
- * (`seen`: the file was converted or looked up before, so a cache entry for its content
- * may well exist, and hashing it first is worth it).
+ * What the path index knows a file by: its size and mtime, which a user can set back
+ * (`touch -d`), and its ctime, inode and device, which they cannot: any write or
+ * `utimes` moves the ctime, a file replaced by another has another inode.
+ */
+export interface FileStamp {
+  size: number
+  mtimeMs: number
+  ctimeMs: number
+  ino: number
+  dev: number
+}
+
+export function stampOf(stat: fs.Stats): FileStamp {
+  return { size: stat.size, mtimeMs: stat.mtimeMs, ctimeMs: stat.ctimeMs, ino: stat.ino, dev: stat.dev }
+}
+
+export function sameStamp(a: FileStamp | undefined, b: FileStamp): boolean {
+  return a !== undefined && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs && a.ino === b.ino && a.dev === b.dev
+}
+
+/**
+ * What the path index says of this file: its sha256 when its stamp is the one recorded
+ * and the record can be trusted (`digest`), and whether it has a record at all (`seen`:
+ * the file was converted or looked up before, so a cache entry for its content may well
+ * exist, and hashing it first is worth it).
  */
 export async function indexedDigest(opts: CacheOptions, file: string, stat: fs.Stats): Promise<{ digest?: string; seen: boolean }> {
-  let rec: { file: string; size: number; mtimeMs: number; sha256: string; trusted: boolean }
+  let rec: { file: string; stamp?: FileStamp; sha256: string; trusted: boolean }
   try {
     rec = JSON.parse(await fs.promises.readFile(indexPath(opts, file), 'utf8'))
   } catch {
     return { seen: false }
   }
-  const fresh = rec.trusted === true && rec.file === path.resolve(file) && rec.size === stat.size && rec.mtimeMs === stat.mtimeMs && /^[0-9a-f]{64}$/.test(rec.sha256)
+  const fresh = rec.trusted === true && rec.file === path.resolve(file) && sameStamp(rec.stamp, stampOf(stat)) && /^[0-9a-f]{64}$/.test(rec.sha256)
   return { digest: fresh ? rec.sha256 : undefined, seen: true }
 }
 
 /**
- * Records a file's sha256 in the path index. For a file modified within the last two
- * seconds (mtime granularity: it could change again unseen) the record only says the
- * path was seen; its digest is not trusted.
+ * Records a file's sha256 in the path index. For a file changed within the last two
+ * seconds (by its mtime or its ctime: timestamps are coarse, it could change again
+ * unseen) the record only says the path was seen; its digest is not trusted.
  */
 export async function recordDigest(opts: CacheOptions, file: string, stat: fs.Stats, sha256: string): Promise<void> {
-  const trusted = Date.now() - stat.mtimeMs > 2000
-  await writeAtomic(indexPath(opts, file), JSON.stringify({ file: path.resolve(file), size: stat.size, mtimeMs: stat.mtimeMs, sha256, trusted })).catch(() => {})
+  const trusted = Date.now() - Math.max(stat.mtimeMs, stat.ctimeMs) > 2000
+  await writeAtomic(indexPath(opts, file), JSON.stringify({ file: path.resolve(file), stamp: stampOf(stat), sha256, trusted })).catch(() => {})
 }
 
 function indexPath(opts: CacheOptions, file: string): string {
@@ -100,13 +131,39 @@ async function writeAtomic(file: string, data: string | Uint8Array | Uint8Array[
   }
 }
 
+/** The model name entries are stored under (see `renamed`). */
+const ENTRY_MODEL = 'model.pb'
+
+/**
+ * The same assets under another model file name (`from` and `to` as `convertToAssets` was
+ * given them): the manifest's `source`, the packed file's name and the file the warnings
+ * name are all that a model's path changes. The bytes are not copied.
+ */
+function renamed(assets: ConvertedAssets, from: string, to: string): ConvertedAssets {
+  const [oldDat, newDat] = [`${modelStem(from)}.dat`, `${modelStem(to)}.dat`]
+  const dat = (name: string) => (assets.plan.packed && name === oldDat ? newDat : name)
+  const tensor = (t: TensorPlacement): TensorPlacement => ({ ...t, file: dat(t.file) })
+  const prefix = `${from}: `
+  return {
+    header: { ...assets.header, source: path.basename(to) },
+    plan: {
+      packed: assets.plan.packed,
+      files: assets.plan.files.map((f) => ({ ...f, name: dat(f.name) })),
+      layers: assets.plan.layers.map((l) => ({ info: l.info, weights: tensor(l.weights), bias: tensor(l.bias) })),
+    },
+    files: new Map([...assets.files].map(([name, bytes]) => [dat(name), bytes])),
+    warnings: assets.warnings.map((w) => (w.startsWith(prefix) ? `${to}: ${w.slice(prefix.length)}` : w)),
+  }
+}
+
 export type ReadResult = { kind: 'hit'; assets: ConvertedAssets } | { kind: 'miss' } | { kind: 'corrupt'; reason: string }
 
 function entryPath(opts: CacheOptions, key: string): string {
   return path.join(opts.dir, 'entries', `${key}.bin`)
 }
 
-export async function readEntry(opts: CacheOptions, key: string): Promise<ReadResult> {
+/** Reads the entry `key` for the model `model` (its name as `convertToAssets` was given it). */
+export async function readEntry(opts: CacheOptions, key: string, model: string): Promise<ReadResult> {
   const file = entryPath(opts, key)
   let buf: Buffer
   // The CRC runs over the body (all but its last 4 bytes) as the read goes, in order.
@@ -155,11 +212,12 @@ export async function readEntry(opts: CacheOptions, key: string): Promise<ReadRe
   }
   const now = new Date()
   await fs.promises.utimes(file, now, now).catch(() => {}) // recency for LRU pruning
-  return { kind: 'hit', assets: { ...header.assets, files } }
+  return { kind: 'hit', assets: renamed({ ...header.assets, files }, ENTRY_MODEL, model) }
 }
 
-export async function writeEntry(opts: CacheOptions, key: string, assets: ConvertedAssets): Promise<void> {
-  const { files, ...rest } = assets
+/** Writes the entry `key`: the assets of the model `model` (as `convertToAssets` was given it). */
+export async function writeEntry(opts: CacheOptions, key: string, assets: ConvertedAssets, model: string): Promise<void> {
+  const { files, ...rest } = renamed(assets, model, ENTRY_MODEL)
   const header: Header = { assets: rest, files: [...files].map(([name, b]) => ({ name, size: b.byteLength })) }
   const hjson = Buffer.from(JSON.stringify(header))
   const head = Buffer.alloc(MAGIC_BYTES.length + 4)

@@ -9,15 +9,16 @@ import type { ConvertedAssets } from '../emit/assets.js'
 import { readModelMemoryInParallel, sha256InParallel, type ModelMemory } from '../io/read.js'
 import { manifestDts } from '../emit/manifest.js'
 import { outputAffectingOptions, type ResolvedOptions } from './options.js'
-import { entryKey, hasEntry, indexedDigest, readEntry, recordDigest, writeEntry } from '../io/cache.js'
+import { entryKey, hasEntry, indexedDigest, readEntry, recordDigest, sameStamp, stampOf, writeEntry, type FileStamp } from '../io/cache.js'
 import { CONVERTER_VERSION } from '../base/version.js'
 import { formatBytes } from '../base/format.js'
 
 /**
- * This process's own path index: what the on-disk one does not record yet (a file
- * modified in the last two seconds), so that watch rebuilds do not hash it again.
+ * This process's own path index: what the on-disk one does not trust yet (a file
+ * changed in the last two seconds), so that watch rebuilds do not hash it again. Keyed
+ * on the same stamp (size, mtime, ctime, inode, device).
  */
-const recentDigests = new Map<string, { size: number; mtimeMs: number; sha256: string }>()
+const recentDigests = new Map<string, { stamp: FileStamp; sha256: string }>()
 
 /** Cache entries being written, by key. */
 const pendingWrites = new Map<string, Promise<unknown>>()
@@ -61,20 +62,20 @@ export async function loadModel(file: string, options: ResolvedOptions, root: st
       await read() // raises the clear error
       throw new Error('unreachable')
     }
-    // Fast path: an unchanged file (path, size, mtime) is not hashed again. A file seen
+    // Fast path: an unchanged file (path and stamp) is not hashed again. A file seen
     // before but changed since is hashed first: touched without a change, it is a hit.
     const mem = recentDigests.get(file)
-    const index = mem && mem.size === stat.size && mem.mtimeMs === stat.mtimeMs ? { digest: mem.sha256, seen: true } : await indexedDigest(cacheOpts, file, stat)
+    const index = mem && sameStamp(mem.stamp, stampOf(stat)) ? { digest: mem.sha256, seen: true } : await indexedDigest(cacheOpts, file, stat)
     digest = index.digest
     if (!digest && index.seen) {
       digest = await sha256InParallel((await read()).bytes)
       await recordDigest(cacheOpts, file, stat, digest) // trusted from now on if the file has settled
     }
-    if (digest) recentDigests.set(file, { size: stat.size, mtimeMs: stat.mtimeMs, sha256: digest })
+    if (digest) recentDigests.set(file, { stamp: stampOf(stat), sha256: digest })
     if (digest) {
       const key = keyOf(digest)
       await pendingWrites.get(key)
-      const hit = await readEntry(cacheOpts, key)
+      const hit = await readEntry(cacheOpts, key, display)
       if (hit.kind === 'hit') return done(hit.assets, true)
       if (hit.kind === 'corrupt') warn(`${display}: cache entry ${key.slice(0, 12)} was corrupt (${hit.reason}); converting again`)
     }
@@ -94,13 +95,13 @@ export async function loadModel(file: string, options: ResolvedOptions, root: st
   if (options.cache && stat) {
     if (!digest) {
       await recordDigest(cacheOpts, file, stat, sha256)
-      recentDigests.set(file, { size: stat.size, mtimeMs: stat.mtimeMs, sha256 })
+      recentDigests.set(file, { stamp: stampOf(stat), sha256 })
     }
     const key = keyOf(sha256)
     await pendingWrites.get(key)
     if (digest || !hasEntry(cacheOpts, key)) {
       // Written while the bundler goes on with the build; a later read of the same key waits for it.
-      const p = writeEntry(cacheOpts, key, assets)
+      const p = writeEntry(cacheOpts, key, assets, display)
         .catch((e: Error) => warn(`${display}: could not write the cache (${e.message}); the build goes on without it`))
         .finally(() => pendingWrites.delete(key))
       pendingWrites.set(key, p)
