@@ -41,6 +41,7 @@ async function webpackLike(create: Loose, plugin: Plugin, app: App): Promise<Out
     context: app.dir,
     entry: './main.js',
     devtool: false,
+    optimization: { minimize: false },
     output: { path: app.outDir, filename: 'main.mjs', publicPath: PUBLIC, library: { type: 'module' } },
     experiments: { outputModule: true },
     infrastructureLogging: { level: 'none' },
@@ -63,7 +64,7 @@ const cases: Case[] = [
         configFile: false,
         logLevel: 'silent',
         plugins: [plugin({ cacheDir: app.cacheDir })],
-        build: { write: false, rollupOptions: { input: app.entry, preserveEntrySignatures: 'strict' } },
+        build: { write: false, minify: false, rollupOptions: { input: app.entry, preserveEntrySignatures: 'strict' } },
       } as never)) as { output: ({ type: 'chunk'; fileName: string; code: string; isEntry: boolean } | { type: 'asset'; fileName: string; source: string | Uint8Array })[] }
       writeOutputs(app.outDir, result.output.map((o) => [o.fileName, o.type === 'chunk' ? o.code : o.source] as [string, string | Uint8Array]))
       const entry = result.output.find((o) => o.type === 'chunk' && o.isEntry)!
