@@ -11,7 +11,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { Options } from '../src/options.js'
+import type { Options } from '../src/plugin/options.js'
 import { type App, REPO_ROOT, checkBuild, fileUrlIn, importBundle, importDist, makeApp, oracle, readDatFiles, removeApps, urlWithPrefix, writeOutputs } from './bundlers/helpers.js'
 
 type Plugin = (o?: Options) => unknown
@@ -57,7 +57,7 @@ const cases: Case[] = [
   {
     peer: 'vite',
     alias: 'vite-oldest',
-    dist: 'vite.js',
+    dist: 'plugin/vite.js',
     async build(vite, plugin, app) {
       const result = (await vite.build({
         root: app.dir,
@@ -74,7 +74,7 @@ const cases: Case[] = [
   {
     peer: 'rollup',
     alias: 'rollup-oldest',
-    dist: 'rollup.js',
+    dist: 'plugin/rollup.js',
     async build(rollup, plugin, app) {
       const bundle = (await rollup.rollup({ input: app.entry, plugins: [plugin({ cacheDir: app.cacheDir })], onwarn() {} } as never)) as {
         write(o: object): Promise<unknown>
@@ -88,19 +88,19 @@ const cases: Case[] = [
   {
     peer: 'webpack',
     alias: 'webpack-oldest',
-    dist: 'webpack.js',
+    dist: 'plugin/webpack.js',
     build: (webpack, plugin, app) => webpackLike(webpack.default, plugin, app),
   },
   {
     peer: '@rspack/core',
     alias: 'rspack-oldest',
-    dist: 'rspack.js',
+    dist: 'plugin/rspack.js',
     build: (rspack, plugin, app) => webpackLike(rspack.rspack, plugin, app),
   },
   {
     peer: 'esbuild',
     alias: 'esbuild-oldest',
-    dist: 'esbuild.js',
+    dist: 'plugin/esbuild.js',
     async build(esbuild, plugin, app) {
       await esbuild.build({
         absWorkingDir: app.dir,

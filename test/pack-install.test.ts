@@ -37,7 +37,7 @@ describe('the packed package', () => {
     // dist/ is already built (npm test builds first); prepack would build it again.
     const packed = JSON.parse(run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', app.dir], REPO_ROOT).stdout) as { filename: string; files: { path: string }[] }[]
     const files = packed[0].files.map((f) => f.path)
-    expect(files).toEqual(expect.arrayContaining(['LICENSE', 'README.md', 'package.json', 'bin/mpscnn.js', 'client.d.ts', 'dist/vite.js', 'dist/cli.bundle.js']))
+    expect(files).toEqual(expect.arrayContaining(['LICENSE', 'README.md', 'package.json', 'bin/mpscnn.js', 'client.d.ts', 'dist/plugin/vite.js', 'dist/cli/bundle.js']))
     expect(files.filter((f) => !/^(dist|bin)\/|^(LICENSE|README\.md|package\.json|client\.d\.ts)$/.test(f))).toEqual([])
 
     const installed = run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', `./${packed[0].filename}`], app.dir).out
