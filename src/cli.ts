@@ -30,7 +30,8 @@ import { prepareOutDir, swapInto, tmpDirFor } from './out-dir.js'
 
 const USAGE = `Usage:
   mpscnn convert <model.pb|model.pbtxt> [options]
-      --out-dir DIR        where to write the .dat files and manifest.json (default: <model>-mpscnn)
+      --out-dir DIR        where to write the .dat files and manifest.json (default: <model>-mpscnn);
+                           a new or empty folder, or an earlier output, which it replaces
       --dat-dir REF        compare every written file with the reference .dat files in REF
       --packed             one <model>.dat holding every tensor, with offsets in manifest.json
       --align N            alignment of tensors in the packed file (default: 256)
@@ -38,7 +39,7 @@ const USAGE = `Usage:
       --precision P        float32 (default) or float16 weights
       --quiet              print nothing but errors
   mpscnn cache clean [--cache-dir DIR]
-      empty the build cache (default: node_modules/.cache/unplugin-mpscnn)
+      empty the build cache (default: node_modules/.cache/unplugin-mpscnn); refuses any other folder
   mpscnn --help | --version`
 
 class UsageError extends Error {}
