@@ -246,10 +246,10 @@ describe('mpscnn convert', () => {
 
   it('replaces an earlier output folder completely', () => {
     const dir = p('replace')
-    fs.mkdirSync(dir)
-    fs.writeFileSync(path.join(dir, 'stale.dat'), 'old')
+    runOk(['convert', 'inception.pb', '--out-dir', dir, '--hash', '--quiet'])
+    const stale = fs.readdirSync(dir).find((n) => /-[0-9a-f]{8}\.dat$/.test(n))!
     runOk(['convert', 'inception.pb', '--out-dir', dir, '--quiet'])
-    expect(fs.existsSync(path.join(dir, 'stale.dat'))).toBe(false)
+    expect(fs.existsSync(path.join(dir, stale))).toBe(false)
     expect(fs.readdirSync(dir)).toHaveLength(2 * LAYERS + 1)
     expect(leftovers(tmp)).toEqual([])
   })
@@ -482,9 +482,9 @@ describe('other commands', () => {
     const dir = p('cache')
     fs.mkdirSync(path.join(dir, 'entries'), { recursive: true })
     fs.mkdirSync(path.join(dir, 'paths'), { recursive: true })
-    fs.writeFileSync(path.join(dir, 'entries', 'a.bin'), 'x')
-    fs.writeFileSync(path.join(dir, 'entries', 'b.bin'), 'y')
-    fs.writeFileSync(path.join(dir, 'paths', 'c.json'), '{}')
+    fs.writeFileSync(path.join(dir, 'entries', `${'a'.repeat(64)}.bin`), 'x')
+    fs.writeFileSync(path.join(dir, 'entries', `${'b'.repeat(64)}.bin`), 'y')
+    fs.writeFileSync(path.join(dir, 'paths', `${'c'.repeat(32)}.json`), '{}')
     const r = runOk(['cache', 'clean', '--cache-dir', dir])
     expect(r.stdout).toBe(`mpscnn: removed 2 cache entries from ${dir}\n`)
     expect(fs.existsSync(dir)).toBe(false)

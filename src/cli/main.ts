@@ -5,7 +5,8 @@
  *
  * Converts layer by layer, writing each tensor as soon as it is laid out, into a
  * temporary folder that is renamed into place only when everything succeeded: a failed
- * run leaves an earlier output folder exactly as it was.
+ * run leaves an earlier output folder exactly as it was. Which folders it may replace,
+ * and how it recovers from a killed run: out-dir.ts.
  */
 import { createHash } from 'node:crypto'
 import fs from 'node:fs'
@@ -25,10 +26,12 @@ import { workerExecArgv } from '../base/worker-options.js'
 import type { WorkerInit, WorkerJob, WorkerReply, WorkerRun } from '../parallel/layout-worker.js'
 import { jobQueueEnds, takeJob } from '../parallel/job-queue.js'
 import { resolveOptions } from '../plugin/options.js'
+import { prepareOutDir, swapInto, tmpDirFor } from '../io/out-dir.js'
 
 const USAGE = `Usage:
   mpscnn convert <model.pb|model.pbtxt> [options]
-      --out-dir DIR        where to write the .dat files and manifest.json (default: <model>-mpscnn)
+      --out-dir DIR        where to write the .dat files and manifest.json (default: <model>-mpscnn);
+                           a new or empty folder, or an earlier output, which it replaces
       --dat-dir REF        compare every written file with the reference .dat files in REF
       --packed             one <model>.dat holding every tensor, with offsets in manifest.json
       --align N            alignment of tensors in the packed file (default: 256)
@@ -36,14 +39,15 @@ const USAGE = `Usage:
       --precision P        float32 (default) or float16 weights
       --quiet              print nothing but errors
   mpscnn cache clean [--cache-dir DIR]
-      empty the build cache (default: node_modules/.cache/unplugin-mpscnn)
+      empty the build cache (default: node_modules/.cache/unplugin-mpscnn); refuses any other folder
   mpscnn --help | --version`
 
 class UsageError extends Error {}
 
 interface ConvertArgs {
   model: string
-  outDir?: string
+  /** As given, or `<model>-mpscnn`. */
+  outDir: string
   datDir?: string
   packed: boolean
   hash: boolean
@@ -53,7 +57,7 @@ interface ConvertArgs {
 }
 
 function parseConvert(argv: string[]): ConvertArgs {
-  const a: ConvertArgs = { model: '', packed: false, hash: false, precision: 'float32', align: 256, quiet: false }
+  const a: Omit<ConvertArgs, 'outDir'> & { outDir?: string } = { model: '', packed: false, hash: false, precision: 'float32', align: 256, quiet: false }
   const value = (i: number, flag: string) => {
     const v = argv[i + 1]
     if (v === undefined || v.startsWith('--')) throw new UsageError(`${flag} needs a value`)
@@ -88,7 +92,7 @@ function parseConvert(argv: string[]): ConvertArgs {
     }
   }
   if (!a.model) throw new UsageError('convert needs a model file')
-  return a
+  return { ...a, outDir: a.outDir ?? `${modelStem(a.model)}-mpscnn` }
 }
 
 function readReference(file: string): Float32Array | null {
@@ -115,22 +119,6 @@ function maxDelta(ours: Float32Array | Uint16Array, ref: Float32Array | null): n
     }
   }
   return m
-}
-
-/** Replaces `dest` by `src` (both folders), keeping the old one until the new one is in place. */
-function swapInto(src: string, dest: string): void {
-  let old: string | undefined
-  if (fs.existsSync(dest)) {
-    old = `${dest}.old-${process.pid}`
-    fs.renameSync(dest, old)
-  }
-  try {
-    fs.renameSync(src, dest)
-  } catch (e) {
-    if (old) fs.renameSync(old, dest)
-    throw e
-  }
-  if (old) fs.rmSync(old, { recursive: true, force: true })
 }
 
 /** Below this size a layout worker costs more than it saves. */
@@ -240,6 +228,7 @@ async function convert(a: ConvertArgs): Promise<number> {
   const t0 = performance.now()
   traceStart = t0
   const file = a.model
+  prepareOutDir(path.resolve(a.outDir), a.outDir, file)
   // The worker starts while the file is read and hashes each chunk as it arrives.
   let helper: LayoutHelper | undefined
   const progress = new Int32Array(new SharedArrayBuffer(8))
@@ -284,8 +273,8 @@ async function convertWith(a: ConvertArgs, m: ModelMemory, helper: LayoutHelper 
   if (!a.quiet) for (const w of model.warnings) process.stderr.write(`mpscnn: warning: ${w}\n`)
   const stem = modelStem(file)
   const plan: AssetPlan = planAssets(model.layers, { packed: a.packed, align: a.align, modelName: stem, precision: a.precision })
-  const outDir = path.resolve(a.outDir ?? `${stem}-mpscnn`)
-  const tmp = `${outDir}.tmp-${process.pid}`
+  const outDir = path.resolve(a.outDir)
+  const tmp = tmpDirFor(outDir)
   fs.rmSync(tmp, { recursive: true, force: true })
   fs.mkdirSync(tmp, { recursive: true })
   const report: string[] = []
@@ -366,7 +355,7 @@ async function convertWith(a: ConvertArgs, m: ModelMemory, helper: LayoutHelper 
     }
     for (const l of plan.layers) for (const t of [l.weights, l.bias]) t.file = hashed.get(t.file) ?? t.file
     fs.writeFileSync(path.join(tmp, 'manifest.json'), manifestJson({ source: path.basename(file), sha256: await digest, precision: model.precision }, plan))
-    swapInto(tmp, outDir)
+    swapInto(tmp, outDir, a.outDir)
     trace('manifest written, output in place')
   } catch (e) {
     progress.done()

@@ -14,6 +14,8 @@
  * falls back to hashing the content. Entries are written to a temporary
  * file and renamed into place, so a reader sees a whole entry or none; a corrupt or
  * truncated one fails its checksum, is reported, deleted and rebuilt, never served.
+ * A temporary file that a killed build left (its PID in its name) is removed by the
+ * next build; `mpscnn cache clean` removes only what it recognises as the cache's own.
  */
 import { createHash, randomBytes } from 'node:crypto'
 import fs from 'node:fs'
@@ -21,6 +23,9 @@ import path from 'node:path'
 import zlib from 'node:zlib'
 import { modelStem, type ConvertedAssets, type TensorPlacement } from '../emit/assets.js'
 import { readInParallel } from './read.js'
+import { MpscnnError } from '../base/errors.js'
+import { formatNames } from '../base/format.js'
+import { isRunning, pidOf } from '../base/pid.js'
 
 const MAGIC = 'MPSCNNC1'
 const MAGIC_BYTES = Buffer.from(MAGIC)
@@ -248,8 +253,7 @@ export async function prune(opts: CacheOptions): Promise<number> {
     try {
       const st = await fs.promises.stat(file)
       if (n.endsWith('.tmp')) {
-        // A writer that died: leave fresh ones alone, they may be in progress.
-        if (Date.now() - st.mtimeMs > 3600_000) await fs.promises.rm(file, { force: true })
+        if (isAbandoned(n, st)) await fs.promises.rm(file, { force: true })
         continue
       }
       entries.push({ file, size: st.size, atime: st.mtimeMs })
@@ -267,12 +271,76 @@ export async function prune(opts: CacheOptions): Promise<number> {
   return removed
 }
 
-/** `mpscnn cache clean`: removes every entry; returns how many. */
+/** What the cache's folders hold: entries, path records, and writeAtomic's temporary files (`<name>.<pid>.<random>.tmp`). */
+const OWN_NAMES = { entries: /^[0-9a-f]{64}\.bin$/, paths: /^[0-9a-f]{32}\.json$/ }
+const TMP_NAME = /^(?:[0-9a-f]{64}\.bin|[0-9a-f]{32}\.json)\.(\d+)\.[0-9a-f]{8}\.tmp$/
+
+/**
+ * Is this temporary file one that a killed writer left: its process has exited (or, for
+ * a PID taken again since, it is over an hour old)? A running writer's file is not.
+ */
+function isAbandoned(name: string, st: fs.Stats): boolean {
+  const m = TMP_NAME.exec(name)
+  const pid = m ? pidOf(m[1]) : undefined
+  return pid !== undefined && (!isRunning(pid) || Date.now() - st.mtimeMs > 3600_000)
+}
+
+/** Removes the temporary files that builds killed while writing left in the cache. */
+export async function removeAbandoned(dir: string): Promise<void> {
+  for (const sub of Object.keys(OWN_NAMES)) {
+    const names = await fs.promises.readdir(path.join(dir, sub)).catch(() => [])
+    for (const n of names) {
+      if (!TMP_NAME.test(n)) continue
+      const file = path.join(dir, sub, n)
+      const st = await fs.promises.stat(file).catch(() => undefined)
+      if (st && isAbandoned(n, st)) await fs.promises.rm(file, { force: true })
+    }
+  }
+}
+
+/**
+ * `mpscnn cache clean`: removes every entry and path record, the temporary files of
+ * killed builds, and then the folders, if that empties them. A folder holding anything
+ * else is not a cache: it is refused, and nothing is removed. Returns how many entries
+ * it removed.
+ */
 export async function cleanCache(dir: string): Promise<number> {
-  let n = 0
+  let top: fs.Dirent[]
   try {
-    n = (await fs.promises.readdir(path.join(dir, 'entries'))).filter((f) => f.endsWith('.bin')).length
-  } catch {}
-  await fs.promises.rm(dir, { recursive: true, force: true })
+    top = await fs.promises.readdir(dir, { withFileTypes: true })
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code
+    if (code === 'ENOENT') return 0
+    if (code === 'ENOTDIR') throw new MpscnnError('NOT_A_CACHE', dir, 'is not a folder, so not an unplugin-mpscnn cache', { hint: 'Check --cache-dir' })
+    throw e
+  }
+  const remove: string[] = []
+  const strangers: string[] = []
+  let n = 0
+  for (const t of top) {
+    const own = OWN_NAMES[t.name as keyof typeof OWN_NAMES]
+    if (!own || !t.isDirectory()) {
+      strangers.push(t.name)
+      continue
+    }
+    for (const f of await fs.promises.readdir(path.join(dir, t.name), { withFileTypes: true })) {
+      const file = path.join(dir, t.name, f.name)
+      if (f.isFile() && own.test(f.name)) {
+        remove.push(file)
+        if (t.name === 'entries') n++
+      } else if (f.isFile() && TMP_NAME.test(f.name)) {
+        const st = await fs.promises.stat(file).catch(() => undefined)
+        if (st && isAbandoned(f.name, st)) remove.push(file)
+      } else strangers.push(path.join(t.name, f.name))
+    }
+  }
+  if (strangers.length) {
+    throw new MpscnnError('NOT_A_CACHE', dir, `is not an unplugin-mpscnn cache: it holds ${formatNames(strangers)}; nothing was removed`, { hint: 'Check --cache-dir' })
+  }
+  for (const file of remove) await fs.promises.rm(file, { force: true })
+  // Each folder goes once it is empty (a running build's temporary file keeps it).
+  const rmdir = (d: string) => fs.promises.rmdir(d).catch(() => {})
+  for (const t of top) await rmdir(path.join(dir, t.name))
+  if (top.length) await rmdir(dir)
   return n
 }

@@ -9,7 +9,7 @@ import type { ConvertedAssets } from '../emit/assets.js'
 import { readModelMemoryInParallel, sha256InParallel, type ModelMemory } from '../io/read.js'
 import { manifestDts } from '../emit/manifest.js'
 import { outputAffectingOptions, type ResolvedOptions } from './options.js'
-import { entryKey, hasEntry, indexedDigest, readEntry, recordDigest, sameStamp, stampOf, writeEntry, type FileStamp } from '../io/cache.js'
+import { entryKey, hasEntry, indexedDigest, readEntry, recordDigest, removeAbandoned, sameStamp, stampOf, writeEntry, type FileStamp } from '../io/cache.js'
 import { CONVERTER_VERSION } from '../base/version.js'
 import { formatBytes } from '../base/format.js'
 
@@ -23,9 +23,12 @@ const recentDigests = new Map<string, { stamp: FileStamp; sha256: string }>()
 /** Cache entries being written, by key. */
 const pendingWrites = new Map<string, Promise<unknown>>()
 
-/** Resolves when every cache entry this process started writing is on disk. */
+/** Per cache folder, the removal of what killed builds left in it: once per process, in the background. */
+const leftoverSweeps = new Map<string, Promise<void>>()
+
+/** Resolves when every cache entry this process started writing is on disk (and leftovers are removed). */
 export function cacheWritesSettled(): Promise<unknown> {
-  return Promise.all(pendingWrites.values())
+  return Promise.all([...pendingWrites.values(), ...leftoverSweeps.values()])
 }
 
 export interface LoadedModel {
@@ -56,6 +59,7 @@ export async function loadModel(file: string, options: ResolvedOptions, root: st
   let stat: fs.Stats | undefined
   let digest: string | undefined
   if (options.cache) {
+    if (!leftoverSweeps.has(cacheOpts.dir)) leftoverSweeps.set(cacheOpts.dir, removeAbandoned(cacheOpts.dir).catch(() => {}))
     try {
       stat = await fs.promises.stat(file)
     } catch {
