@@ -73,13 +73,13 @@ describe('bundlers', () => {
     if (!fs.existsSync(path.join(DIST, 'vite.js'))) throw new Error('dist/ is missing: run `npm run build` first')
   })
 
-  const app = (): App => makeApp({ model: odd.bytes })
+  const app = (modelName?: string): App => makeApp({ model: odd.bytes, modelName })
 
   for (const hash of [false, true]) {
     it(`Vite (hash: ${hash}): every URL resolves to its bytes inside the output folder`, async () => {
       const vite = await import('vite')
       const mpscnn = (await importDist<typeof import('../src/vite.js')>('vite.js')).default
-      const a = app()
+      const a = app(hash ? undefined : 'odd model.pb') // hash: false: the model's folder is mapped too
       const result = (await vite.build({
         root: a.dir,
         configFile: false,
@@ -91,7 +91,7 @@ describe('bundlers', () => {
       const entry = result.output.find((o) => o.type === 'chunk' && o.isEntry)!
       const manifest = (await importBundle(path.join(a.outDir, entry.fileName))).default
       checkOddBuild(manifest, a.outDir, odd.layers)
-      if (!hash) expect(listFiles(a.outDir)).toContain('model/weights_mixed_9_tower_conv.dat')
+      if (!hash) expect(listFiles(a.outDir)).toContain('odd~20model/weights_mixed_9_tower_conv.dat')
     })
   }
 

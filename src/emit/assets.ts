@@ -49,6 +49,11 @@ export function layerFileStems(names: readonly string[]): string[] {
   })
 }
 
+/** The packed file of a model: `<model>.dat`, its stem made portable. */
+export function packedFileName(modelName: string): string {
+  return `${safeStem(modelName)}.dat`
+}
+
 /** A file path (`/`-separated) as a URL path: each segment through encodeURIComponent. */
 export function urlPath(file: string): string {
   return file.split('/').map(encodeURIComponent).join('/')
@@ -106,7 +111,7 @@ export function planAssets(layers: LayerInfo[], o: AssetOptions): AssetPlan {
   const files: AssetFile[] = []
   const placed: LayerPlacement[] = []
   if (o.packed) {
-    const name = `${safeStem(o.modelName)}.dat`
+    const name = packedFileName(o.modelName)
     let offset = 0
     const place = (shape: number[], bytesPer: number, dtype: Dtype): TensorPlacement => {
       offset = Math.ceil(offset / o.align) * o.align
