@@ -52,6 +52,11 @@ export function loadFile(url: string, options: LoadOptions = {}): Promise<ArrayB
       if (u.protocol === 'file:') return readFileUrl(u)
       const res = await (options.fetch ?? fetch)(u.href)
       if (!res.ok) throw new Error(`unplugin-mpscnn: fetching ${u.href} failed with HTTP ${res.status}`)
+      // A server's fallback page (an SPA's index.html) is not a weights file.
+      const type = res.headers.get('content-type') ?? ''
+      if (/^\s*text\/html\b/i.test(type)) {
+        throw new Error(`unplugin-mpscnn: ${u.href} answered with an HTML page (Content-Type ${type}), not a weights file: the server does not serve this URL`)
+      }
       return res.arrayBuffer()
     })()
     files.set(key, p)

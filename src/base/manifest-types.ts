@@ -17,7 +17,7 @@ export interface MpscnnTensor {
 }
 
 export interface MpscnnLayer<Name extends string = string> {
-  /** Apple's file-name stem: `weights_<name>.dat`, `bias_<name>.dat`. */
+  /** The layer's name; its files are `weights_<name>.dat`, `bias_<name>.dat`, the name made portable (see the README's "File names"). */
   name: Name
   kind: MpscnnLayerKind
   inputChannels: number

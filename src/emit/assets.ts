@@ -3,6 +3,7 @@
  * computed from layer shapes alone, before any weight is laid out, so that writers
  * can stream: `chunks()` yields each tensor's bytes with its file and offset.
  */
+import { createHash } from 'node:crypto'
 import { basename } from 'node:path'
 import type { ConvertedModel, OutputLayer, Precision } from '../fold/convert.js'
 import type { LayerInfo } from '../fold/layers.js'
@@ -11,6 +12,52 @@ import type { ManifestHeader } from './manifest.js'
 /** `models/inception_v3.pb` -> `inception_v3`: the packed file's and the unhashed folder's name. */
 export function modelStem(file: string): string {
   return basename(file).replace(/\.(pb|pbtxt)$/i, '')
+}
+
+/** Longest file-name stem a layer gets (file systems allow 255 bytes per name). */
+const MAX_STEM = 200
+
+/**
+ * A name as a portable file-name stem: letters, digits, `_`, `-` and `.` (not first) stay,
+ * so Apple's names are unchanged; every other character becomes `~` and the two hex digits
+ * of each of its UTF-8 bytes (`a#b` -> `a~23b`, `a b` -> `a~20b`, NUL -> `~00`). A stem over
+ * 200 characters is cut and ends with `-` and 8 hex digits of the name's sha256.
+ */
+export function safeStem(name: string): string {
+  let s = ''
+  for (const ch of name) {
+    if (/[A-Za-z0-9_-]/.test(ch) || (ch === '.' && s !== '')) s += ch
+    else for (const b of Buffer.from(ch, 'utf8')) s += `~${b.toString(16).toUpperCase().padStart(2, '0')}`
+  }
+  if (s.length <= MAX_STEM) return s
+  const cut = s.slice(0, MAX_STEM - 9).replace(/~[0-9A-F]?$/, '')
+  return `${cut}-${createHash('sha256').update(name).digest('hex').slice(0, 8)}`
+}
+
+/**
+ * Each layer's file-name stem, in layer order: its `safeStem`, and `-2`, `-3`, ... after a
+ * stem an earlier layer has, ignoring case (so that case-insensitive file systems and
+ * bundlers keep every file).
+ */
+export function layerFileStems(names: readonly string[]): string[] {
+  const taken = new Set<string>()
+  return names.map((name) => {
+    const stem = safeStem(name)
+    let s = stem
+    for (let n = 2; taken.has(s.toLowerCase()); n++) s = `${stem}-${n}`
+    taken.add(s.toLowerCase())
+    return s
+  })
+}
+
+/** The packed file of a model: `<model>.dat`, its stem made portable. */
+export function packedFileName(modelName: string): string {
+  return `${safeStem(modelName)}.dat`
+}
+
+/** A file path (`/`-separated) as a URL path: each segment through encodeURIComponent. */
+export function urlPath(file: string): string {
+  return file.split('/').map(encodeURIComponent).join('/')
 }
 
 export type Dtype = 'float32' | 'float16'
@@ -31,7 +78,10 @@ export interface LayerPlacement {
 }
 
 export interface AssetFile {
-  /** Apple's names: `weights_<layer>.dat`, `bias_<layer>.dat`, or `<model>.dat` when packed. */
+  /**
+   * Apple's names: `weights_<layer>.dat`, `bias_<layer>.dat`, or `<model>.dat` when packed,
+   * with the layer's and the model's names made portable by `layerFileStems` / `safeStem`.
+   */
   name: string
   size: number
 }
@@ -62,7 +112,7 @@ export function planAssets(layers: LayerInfo[], o: AssetOptions): AssetPlan {
   const files: AssetFile[] = []
   const placed: LayerPlacement[] = []
   if (o.packed) {
-    const name = `${o.modelName}.dat`
+    const name = packedFileName(o.modelName)
     let offset = 0
     const place = (shape: number[], bytesPer: number, dtype: Dtype): TensorPlacement => {
       offset = Math.ceil(offset / o.align) * o.align
@@ -77,9 +127,10 @@ export function planAssets(layers: LayerInfo[], o: AssetOptions): AssetPlan {
     }
     files.push({ name, size: offset })
   } else {
-    for (const info of layers) {
-      const weights: TensorPlacement = { file: `weights_${info.name}.dat`, offset: 0, byteLength: count(info.weightShape) * wBytes, shape: info.weightShape, dtype: wDtype }
-      const bias: TensorPlacement = { file: `bias_${info.name}.dat`, offset: 0, byteLength: info.outputChannels * 4, shape: [info.outputChannels], dtype: 'float32' }
+    const stems = layerFileStems(layers.map((l) => l.name))
+    for (const [i, info] of layers.entries()) {
+      const weights: TensorPlacement = { file: `weights_${stems[i]}.dat`, offset: 0, byteLength: count(info.weightShape) * wBytes, shape: info.weightShape, dtype: wDtype }
+      const bias: TensorPlacement = { file: `bias_${stems[i]}.dat`, offset: 0, byteLength: info.outputChannels * 4, shape: [info.outputChannels], dtype: 'float32' }
       files.push({ name: weights.file, size: weights.byteLength }, { name: bias.file, size: bias.byteLength })
       placed.push({ info, weights, bias })
     }

@@ -361,16 +361,34 @@ class Planner {
   plan(): Plan {
     const layers: LayerPlan[] = []
     const names = new Map<string, string>()
+    /** Layers whose weight constant an earlier layer already uses: named below. */
+    const sharing: LayerPlan[] = []
+    const firstUse = new Map<string, LayerPlan>()
     for (const node of this.graph.nodes) {
       if (!LAYER_OPS.has(node.op)) continue
       const p = this.planLayer(node)
       if (!p) continue
+      layers.push(p)
+      if (firstUse.has(p.weightNode)) {
+        sharing.push(p)
+        continue
+      }
+      firstUse.set(p.weightNode, p)
       const prev = names.get(p.info.name)
       if (prev !== undefined) {
         this.error('NAME_COLLISION', p.weightNode, `layer name ${JSON.stringify(p.info.name)} is also the name of the layer from ${JSON.stringify(prev)}`, 'Rename one of the weight constants so that their scopes differ')
       }
       names.set(p.info.name, p.weightNode)
-      layers.push(p)
+    }
+    // Every op is a layer, also when it shares its weights with another: the first op
+    // takes the weight's scope as its name, every other one its own scope
+    // (`tower/conv/Conv2D` -> `tower_conv`), or `<weight scope>_<op name>` when that is taken.
+    for (const p of sharing) {
+      const own = layerName(p.info.node)
+      let name = names.has(own) ? `${firstUse.get(p.weightNode)!.info.name}_${p.info.node.replace(/\//g, '_')}` : own
+      for (let n = 2; names.has(name); n++) name = `${own}_${n}`
+      names.set(name, p.weightNode)
+      p.info.name = name
     }
     if (layers.length === 0) {
       throw new MpscnnError('NO_LAYERS', this.file, `no convertible layer: no Conv2D, DepthwiseConv2dNative or MatMul with constant weights among ${this.graph.nodes.length} nodes`, {

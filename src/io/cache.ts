@@ -21,7 +21,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import zlib from 'node:zlib'
-import { modelStem, type ConvertedAssets, type TensorPlacement } from '../emit/assets.js'
+import { modelStem, packedFileName, type ConvertedAssets, type TensorPlacement } from '../emit/assets.js'
 import { readInParallel } from './read.js'
 import { MpscnnError } from '../base/errors.js'
 import { formatNames } from '../base/format.js'
@@ -145,7 +145,7 @@ const ENTRY_MODEL = 'model.pb'
  * name are all that a model's path changes. The bytes are not copied.
  */
 function renamed(assets: ConvertedAssets, from: string, to: string): ConvertedAssets {
-  const [oldDat, newDat] = [`${modelStem(from)}.dat`, `${modelStem(to)}.dat`]
+  const [oldDat, newDat] = [packedFileName(modelStem(from)), packedFileName(modelStem(to))]
   const dat = (name: string) => (assets.plan.packed && name === oldDat ? newDat : name)
   const tensor = (t: TensorPlacement): TensorPlacement => ({ ...t, file: dat(t.file) })
   const prefix = `${from}: `

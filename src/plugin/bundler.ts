@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import type { PluginBuild } from 'esbuild'
-import { modelStem } from '../emit/assets.js'
+import { modelStem, safeStem, urlPath } from '../emit/assets.js'
 
 type EmitContext = {
   emitFile?: (f: { type: 'asset'; name?: string; fileName?: string; source: Uint8Array }) => string | void
@@ -25,9 +25,14 @@ function contentHash(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex').slice(0, 8)
 }
 
+/** The folder of a model's files with `hash: false`: `<model>/`, made portable like the files. */
+function modelFolder(modelFile: string): string {
+  return `${safeStem(modelStem(modelFile))}/`
+}
+
 /** Output path of a file when the bundler does not name assets itself. */
 export function assetFileName(modelFile: string, name: string, bytes: Uint8Array, hash: boolean): string {
-  if (!hash) return `${modelStem(modelFile)}/${name}`
+  if (!hash) return modelFolder(modelFile) + name
   const ext = path.extname(name)
   return `assets/${name.slice(0, name.length - ext.length)}-${contentHash(bytes)}${ext}`
 }
@@ -40,7 +45,7 @@ function rollupEmitter(): Emitter {
       for (const [name, source] of files) {
         const ref = hash
           ? emit({ type: 'asset', name, source })
-          : emit({ type: 'asset', fileName: `${modelStem(modelFile)}/${name}`, source })
+          : emit({ type: 'asset', fileName: modelFolder(modelFile) + name, source })
         refs.set(name, ref as string)
       }
       return (name) => `import.meta.ROLLUP_FILE_URL_${refs.get(name)}`
@@ -62,7 +67,7 @@ function webpackEmitter(): Emitter {
         else c.emitFile!({ type: 'asset', fileName, source })
         names.set(name, fileName)
       }
-      return (name) => `__webpack_public_path__ + ${JSON.stringify(names.get(name))}`
+      return (name) => `__webpack_public_path__ + ${JSON.stringify(urlPath(names.get(name)!))}`
     },
   }
 }
@@ -106,9 +111,10 @@ function esbuildEmitter(build: PluginBuild): Emitter {
         names.set(name, fileName)
       }
       const pub = o.publicPath
-      if (pub) return (name) => JSON.stringify(`${pub.replace(/\/?$/, '/')}${names.get(name)}`)
-      if (o.format === 'esm') return (name) => `new URL(${JSON.stringify(`./${names.get(name)}`)}, import.meta.url).href`
-      return (name) => JSON.stringify(`./${names.get(name)}`)
+      const url = (name: string) => urlPath(names.get(name)!)
+      if (pub) return (name) => JSON.stringify(`${pub.replace(/\/?$/, '/')}${url(name)}`)
+      if (o.format === 'esm') return (name) => `new URL(${JSON.stringify(`./${url(name)}`)}, import.meta.url).href`
+      return (name) => JSON.stringify(`./${url(name)}`)
     },
   }
 }

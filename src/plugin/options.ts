@@ -17,7 +17,8 @@ export interface Options {
   /**
    * Content-hashed asset names (`weights_conv-3f2a9c1b.dat`, through the bundler's own
    * naming in Vite and Rollup). `false` keeps Apple's exact names, `<model>/weights_<layer>.dat`,
-   * ready to drop into an Xcode bundle.
+   * ready to drop into an Xcode bundle (a name unsafe in a file name or URL is escaped: see
+   * the README's "File names").
    * @default true
    */
   hash?: boolean
