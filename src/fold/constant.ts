@@ -7,6 +7,7 @@
 import { MpscnnError } from '../errors.js'
 import type { NodeDef } from '../graphdef/schema.js'
 import { elementCount, MAX_TENSOR_ELEMENTS, tensorFromProto, type Tensor } from '../graphdef/tensor.js'
+import { MaterializeBudget } from './budget.js'
 import { PASS_THROUGH, type Graph, type InputRef } from './graph.js'
 
 const UNARY: Record<string, (x: number) => number> = {
@@ -62,13 +63,17 @@ function strides(shape: number[], r: number): number[] {
   return s
 }
 
-function binary(fn: (a: number, b: number) => number, x: Tensor, y: Tensor): Tensor | null {
+function binary(fn: (a: number, b: number) => number, x: Tensor, y: Tensor, node: NodeDef, budget: MaterializeBudget): Tensor | null {
   const shape = broadcastShape(x.shape, y.shape)
-  if (!shape) return null
+  if (!shape) {
+    // TF itself cannot run this op: the graph is inconsistent, not merely unfoldable.
+    throw new MpscnnError('SHAPE_MISMATCH', budget.file, `${node.op} of constants of shapes [${x.shape.join(', ')}] and [${y.shape.join(', ')}], which do not broadcast`, { node: node.name, hint: 'The graph is inconsistent; export it again' })
+  }
   const n = elementCount(shape)
   // Folding never needs to grow a tensor (per-channel vectors, weights times vectors):
   // an outer product of two constants is left unfolded rather than allocated.
   if (n > MAX_TENSOR_ELEMENTS || n > Math.max(x.data.length, y.data.length)) return null
+  budget.charge(n * 8, node.name, `folding ${node.op}`)
   const out = new Float64Array(n)
   if (x.data.length === n && y.data.length === n) {
     for (let i = 0; i < n; i++) out[i] = fn(x.data[i], y.data[i])
@@ -104,7 +109,10 @@ export class ConstantFolder {
   private readonly memo = new Map<string, Tensor | null>()
   private readonly busy = new Set<string>()
 
-  constructor(private readonly graph: Graph) {}
+  constructor(
+    private readonly graph: Graph,
+    private readonly budget = new MaterializeBudget(graph.file),
+  ) {}
 
   /** The constant value of an input, or null when it depends on a non-constant. */
   value(ref: InputRef): Tensor | null {
@@ -166,13 +174,14 @@ export class ConstantFolder {
     if (node.op === 'Const') {
       const t = node.attr.value?.tensor
       if (!t) throw new MpscnnError('BAD_GRAPH', file, 'Const has no value', { node: node.name, hint: 'The graph is damaged; export it again' })
-      return tensorFromProto(t, file, node.name)
+      return tensorFromProto(t, file, node.name, (bytes) => this.budget.charge(bytes, node.name, 'expanding this constant'))
     }
     if (PASS_THROUGH.has(node.op) || node.op === 'Cast') return this.arg(node, 0)
     const unary = UNARY[node.op]
     if (unary) {
       const x = this.arg(node, 0)
       if (!x) return null
+      this.budget.charge(x.data.length * 8, node.name, `folding ${node.op}`)
       const out = new Float64Array(x.data.length)
       for (let i = 0; i < out.length; i++) out[i] = unary(x.data[i])
       return { dtype: x.dtype, shape: x.shape, data: out }
@@ -184,7 +193,7 @@ export class ConstantFolder {
       const y = this.arg(node, 1)
       if (!y) return null
       if (node.op === 'BiasAdd' && y.shape.length !== 1) return null
-      return binary(bin, x, y)
+      return binary(bin, x, y, node, this.budget)
     }
     if (node.op === 'Reshape') {
       const x = this.arg(node, 0)

@@ -628,8 +628,8 @@ const BINARY_WEIGHTS = [
   ['swapNodes', 1],
   ['semantic', 14],
   ['deepChain', 0.2],
-  // affineCycle only with --only too: it hangs the converter (see test/fuzz.test.ts).
-  // constantBomb only with --only (test/fuzz.test.ts has a test of its own): in the mix it
+  // affineCycle only with --only too: it hangs the converter (see test/hostile/fuzz.test.ts).
+  // constantBomb only with --only (test/hostile/fuzz.test.ts has a test of its own): in the mix it
   // would stop every run at its first occurrence while src does not bound folding.
 ]
 

@@ -4,7 +4,7 @@
  * instead of the test runner. See `test/fuzz/runner.mjs` for the mutations.
  *
  * MPSCNN_FUZZ_SEED and MPSCNN_FUZZ_ITERATIONS override the defaults, for longer runs:
- *   MPSCNN_FUZZ_SEED=$RANDOM MPSCNN_FUZZ_ITERATIONS=50000 npx vitest run test/fuzz.test.ts
+ *   MPSCNN_FUZZ_SEED=$RANDOM MPSCNN_FUZZ_ITERATIONS=50000 npx vitest run test/hostile/fuzz.test.ts
  * A finding names its seed and iteration; replay it alone with
  *   node test/fuzz/runner.mjs <seed> <iteration> --pb ... --pbtxt ... --repro out.bin
  */
@@ -14,13 +14,13 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { reflection, type GraphDef } from '../src/graphdef/schema.js'
-import { makeInceptionV3_2015 } from './helpers/inception.js'
-import { formatGraphDefText } from './helpers/pbtxt-writer.js'
+import { reflection, type GraphDef } from '../../src/graphdef/schema.js'
+import { makeInceptionV3_2015 } from '../helpers/inception.js'
+import { formatGraphDefText } from '../helpers/pbtxt-writer.js'
 
 const { GraphDefType } = reflection()
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url))
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const RUNNER = path.join(ROOT, 'test', 'fuzz', 'runner.mjs')
 const SEED = Number(process.env.MPSCNN_FUZZ_SEED ?? 20251126)
 const ITERATIONS = Number(process.env.MPSCNN_FUZZ_ITERATIONS ?? 3600)
