@@ -64,7 +64,7 @@ export interface FoldedLayer {
 export interface Plan {
   layers: LayerPlan[]
   warnings: string[]
-  /** Work done: consumer edges visited and fold steps taken (linear in nodes and edges). */
+  /** Work done: consumer edges visited, fold steps taken, constant operands resolved (linear in nodes and edges). */
   stats: { steps: number }
 }
 
@@ -98,7 +98,7 @@ class Planner {
     readonly file: string,
     readonly budget: MaterializeBudget,
   ) {
-    this.folder = new ConstantFolder(graph, budget)
+    this.folder = new ConstantFolder(graph, budget, this.stats)
   }
 
   error(code: string, node: string, problem: string, hint?: string): never {

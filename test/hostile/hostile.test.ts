@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseModel } from '../../src/convert.js'
 import { Graph } from '../../src/fold/graph.js'
 import { planLayers } from '../../src/fold/layers.js'
-import { biasAddChain, hostileInputs } from './inputs.js'
+import { biasAddChain, biasAddChainOnInput, hostileInputs } from './inputs.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const CHILD = path.join(ROOT, 'test', 'hostile', 'child.mjs')
@@ -91,5 +91,18 @@ describe('planning is linear in nodes and edges', () => {
     })
     // Three times the chain, three times the steps (not nine).
     expect(counts[1] / counts[0]).toBeLessThan(3.1)
+  })
+
+  it('30000 BiasAdd ops on the network input, listed consumers first: each named in the warning, in linear steps', () => {
+    const n = 30000
+    const graph = new Graph(parseModel(biasAddChainOnInput(n, true), 'chain.pb'), 'chain.pb')
+    const plan = planLayers(graph, 'chain.pb')
+    expect(plan.layers.map((l) => l.info.folded)).toEqual([[]])
+    expect(plan.warnings).toHaveLength(1)
+    expect(plan.warnings[0]).toMatch(new RegExp(`^chain\\.pb: ${n} batch-norm or affine ops were not folded`))
+    for (const i of [0, n / 2, n - 1]) expect(plan.warnings[0]).toContain(`BiasAdd "bias/${i}"`)
+    let edges = 0
+    for (const ins of graph.inputs.values()) edges += ins.length
+    expect(plan.stats.steps).toBeLessThanOrEqual(2 * (graph.nodes.length + edges))
   })
 })

@@ -87,6 +87,21 @@ export function biasAddChain(n: number): Uint8Array {
   return b.encode()
 }
 
+/**
+ * A chain of `n` BiasAdd ops on the network input, before a convolution: none can be folded.
+ * `reversed`: the nodes listed consumers first (a GraphDef need not be in topological order).
+ */
+export function biasAddChainOnInput(n: number, reversed: boolean): Uint8Array {
+  const b = withInput(3)
+  b.constF32('bias', [3], [1, 2, 3])
+  let x = 'input'
+  for (let i = 0; i < n; i++) x = b.op(`bias/${i}`, 'BiasAdd', [x, 'bias'], T)
+  b.constF32('conv/weights', [1, 1, 3, 4], values(12))
+  conv(b, 'conv', 'conv/weights', x)
+  if (reversed) b.nodes.reverse()
+  return b.encode()
+}
+
 /** A layer whose weights have a zero dimension. */
 export function zeroSizeConv(shape: number[]): Uint8Array {
   const b = withInput(shape[2])
