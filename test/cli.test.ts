@@ -503,7 +503,7 @@ describe('other commands', () => {
   })
 
   it('bad option values and commands: exit 2 with the usage', () => {
-    for (const args of [['convert', 'inception.pb', '--align', '100'], ['convert', 'inception.pb', '--precision', 'float64'], ['convert', 'inception.pb', '--out-dir'], ['convert'], ['frobnicate'], ['cache', 'clean', '--nope']]) {
+    for (const args of [['convert', 'inception.pb', '--align', '100'], ['convert', 'inception.pb', '--precision', 'float64'], ['convert', 'inception.pb', '--max-expansion', '0.5'], ['convert', 'inception.pb', '--max-expansion=many'], ['convert', 'inception.pb', '--out-dir'], ['convert'], ['frobnicate'], ['cache', 'clean', '--nope']]) {
       const r = run(args)
       expect(r.status, args.join(' ')).toBe(2)
       expect(r.stderr).toMatch(/^mpscnn: .+\nUsage:\n/)

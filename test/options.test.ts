@@ -41,4 +41,10 @@ describe('bad option values', () => {
     expect(resolveOptions({ cacheDir: 'c' }, '/root/app').cacheDir).toBe('/root/app/c')
     expect(resolveOptions({}, '/root/app').cacheDir).toBe('/root/app/node_modules/.cache/unplugin-mpscnn')
   })
+
+  it('maxExpansion: a number of at least 1, 16 by default', () => {
+    expect(resolveOptions({}).maxExpansion).toBe(16)
+    expect(resolveOptions({ maxExpansion: 100 }).maxExpansion).toBe(100)
+    for (const bad of [0, 0.5, -3, NaN, '32' as never]) expect(() => resolveOptions({ maxExpansion: bad })).toThrow(/option maxExpansion must be a number of at least 1/)
+  })
 })

@@ -37,6 +37,7 @@ const USAGE = `Usage:
       --align N            alignment of tensors in the packed file (default: 256)
       --hash               content-hashed file names (weights_<layer>-<hash>.dat)
       --precision P        float32 (default) or float16 weights
+      --max-expansion N    refuse a model that would materialise more than max(64 MiB, N x its size) (default: 16)
       --quiet              print nothing but errors
   mpscnn cache clean [--cache-dir DIR]
       empty the build cache (default: node_modules/.cache/unplugin-mpscnn); refuses any other folder
@@ -53,6 +54,7 @@ interface ConvertArgs {
   hash: boolean
   precision: Precision
   align: number
+  maxExpansion?: number
   quiet: boolean
 }
 
@@ -77,6 +79,12 @@ function parseConvert(argv: string[]): ConvertArgs {
         const p = take()
         if (p !== 'float32' && p !== 'float16') throw new UsageError(`--precision must be float32 or float16, not ${JSON.stringify(p)}`)
         a.precision = p
+        break
+      }
+      case '--max-expansion': {
+        const n = Number(take())
+        if (!(n >= 1)) throw new UsageError('--max-expansion must be a number of at least 1')
+        a.maxExpansion = n
         break
       }
       case '--align': {
@@ -266,7 +274,7 @@ async function convert(a: ConvertArgs): Promise<number> {
 
 async function convertWith(a: ConvertArgs, m: ModelMemory, helper: LayoutHelper | undefined, t0: number): Promise<number> {
   const file = a.model
-  const model = convertModel(m.bytes, { file, precision: a.precision, transient: true })
+  const model = convertModel(m.bytes, { file, precision: a.precision, transient: true, maxExpansion: a.maxExpansion })
   trace('parse and plan')
   const digest = helper ? helper.sha256 : Promise.resolve(createHash('sha256').update(m.bytes).digest('hex'))
   attachLayout(m, model.layoutRegion)

@@ -7,6 +7,7 @@
 import { MpscnnError } from '../base/errors.js'
 import type { NodeDef } from '../graphdef/schema.js'
 import { elementCount, MAX_TENSOR_ELEMENTS, tensorFromProto, type Tensor } from '../graphdef/tensor.js'
+import { MaterializeBudget } from './budget.js'
 import { PASS_THROUGH, type Graph, type InputRef } from './graph.js'
 
 const UNARY: Record<string, (x: number) => number> = {
@@ -62,13 +63,17 @@ function strides(shape: number[], r: number): number[] {
   return s
 }
 
-function binary(fn: (a: number, b: number) => number, x: Tensor, y: Tensor): Tensor | null {
+function binary(fn: (a: number, b: number) => number, x: Tensor, y: Tensor, node: NodeDef, budget: MaterializeBudget): Tensor | null {
   const shape = broadcastShape(x.shape, y.shape)
-  if (!shape) return null
+  if (!shape) {
+    // TF itself cannot run this op: the graph is inconsistent, not merely unfoldable.
+    throw new MpscnnError('SHAPE_MISMATCH', budget.file, `${node.op} of constants of shapes [${x.shape.join(', ')}] and [${y.shape.join(', ')}], which do not broadcast`, { node: node.name, hint: 'The graph is inconsistent; export it again' })
+  }
   const n = elementCount(shape)
   // Folding never needs to grow a tensor (per-channel vectors, weights times vectors):
   // an outer product of two constants is left unfolded rather than allocated.
   if (n > MAX_TENSOR_ELEMENTS || n > Math.max(x.data.length, y.data.length)) return null
+  budget.charge(n * 8, node.name, `folding ${node.op}`)
   const out = new Float64Array(n)
   if (x.data.length === n && y.data.length === n) {
     for (let i = 0; i < n; i++) out[i] = fn(x.data[i], y.data[i])
@@ -104,12 +109,17 @@ export class ConstantFolder {
   private readonly memo = new Map<string, Tensor | null>()
   private readonly busy = new Set<string>()
 
-  constructor(private readonly graph: Graph) {}
+  constructor(
+    private readonly graph: Graph,
+    private readonly budget = new MaterializeBudget(graph.file),
+    /** Counts the operands resolved, for the planner's statistics. */
+    private readonly stats = { steps: 0 },
+  ) {}
 
   /** The constant value of an input, or null when it depends on a non-constant. */
   value(ref: InputRef): Tensor | null {
     // Pass-through ops and Cast forward input 0: followed in a loop, so that a long
-    // Identity chain does not recurse; everything else nests at most MAX_DEPTH deep.
+    // Identity chain does not recurse; everything else is evaluated with an explicit stack.
     const chain: string[] = []
     const inChain = new Set<string>()
     let cur = ref
@@ -129,23 +139,63 @@ export class ConstantFolder {
     return v
   }
 
-  private depth = 0
+  /** How many inputs `evaluate` reads for an op (it reads them in order, stopping at the first non-constant). */
+  private static operands(op: string): number {
+    if (op === 'Const') return 0
+    if (BINARY[op] || op === 'Reshape' || op === 'ExpandDims') return 2
+    if (UNARY[op] || op === 'Squeeze' || op === 'Cast' || PASS_THROUGH.has(op)) return 1
+    return 0
+  }
 
-  private evaluateNested(node: NodeDef): Tensor | null {
-    if (this.depth >= 400) {
-      throw new MpscnnError('BAD_GRAPH', this.graph.file, 'a constant expression nests more than 400 operations deep', { node: node.name, hint: 'The graph is damaged or not a frozen inference graph; export it again' })
+  /**
+   * The node that must be evaluated before `ref` has a value (through pass-through ops and
+   * Cast), or null when `ref` is resolved already (memoised, in progress, or not a value).
+   */
+  private pending(ref: InputRef): NodeDef | null {
+    let cur = ref
+    const seen = new Set<string>()
+    for (;;) {
+      if (cur.output !== 0 || this.memo.has(cur.name) || this.busy.has(cur.name) || seen.has(cur.name)) return null
+      const node = this.graph.node(cur.name)
+      if (!node) return null
+      if (node.op !== 'Cast' && !PASS_THROUGH.has(node.op)) return node
+      seen.add(cur.name)
+      cur = this.graph.input(node, 0)
     }
-    this.busy.add(node.name)
-    this.depth++
-    let v: Tensor | null
+  }
+
+  /**
+   * Evaluates `root` with an explicit stack, inputs first, so that a constant expression of
+   * any depth neither overflows the stack nor is visited more than once.
+   */
+  private evaluateNested(root: NodeDef): Tensor | null {
+    const stack: { node: NodeDef; next: number }[] = [{ node: root, next: 0 }]
+    this.busy.add(root.name)
     try {
-      v = this.evaluate(node)
+      while (stack.length) {
+        const f = stack[stack.length - 1]
+        if (f.next < ConstantFolder.operands(f.node.op)) {
+          this.stats.steps++
+          const ref = this.graph.input(f.node, f.next)
+          const dep = this.pending(ref)
+          if (dep) {
+            this.busy.add(dep.name)
+            stack.push({ node: dep, next: 0 })
+            continue
+          }
+          // Resolved: evaluate() reads no input after one that is not a constant.
+          f.next = this.value(ref) ? f.next + 1 : Infinity
+          continue
+        }
+        const v = this.evaluate(f.node) // its inputs are memoised: no recursion
+        this.memo.set(f.node.name, v)
+        this.busy.delete(f.node.name)
+        stack.pop()
+      }
     } finally {
-      this.depth--
-      this.busy.delete(node.name)
+      for (const f of stack) this.busy.delete(f.node.name)
     }
-    this.memo.set(node.name, v)
-    return v
+    return this.memo.get(root.name)!
   }
 
   /** Is this node's value a constant (without raising errors about its contents)? */
@@ -166,13 +216,14 @@ export class ConstantFolder {
     if (node.op === 'Const') {
       const t = node.attr.value?.tensor
       if (!t) throw new MpscnnError('BAD_GRAPH', file, 'Const has no value', { node: node.name, hint: 'The graph is damaged; export it again' })
-      return tensorFromProto(t, file, node.name)
+      return tensorFromProto(t, file, node.name, (bytes) => this.budget.charge(bytes, node.name, 'expanding this constant'))
     }
     if (PASS_THROUGH.has(node.op) || node.op === 'Cast') return this.arg(node, 0)
     const unary = UNARY[node.op]
     if (unary) {
       const x = this.arg(node, 0)
       if (!x) return null
+      this.budget.charge(x.data.length * 8, node.name, `folding ${node.op}`)
       const out = new Float64Array(x.data.length)
       for (let i = 0; i < out.length; i++) out[i] = unary(x.data[i])
       return { dtype: x.dtype, shape: x.shape, data: out }
@@ -184,7 +235,7 @@ export class ConstantFolder {
       const y = this.arg(node, 1)
       if (!y) return null
       if (node.op === 'BiasAdd' && y.shape.length !== 1) return null
-      return binary(bin, x, y)
+      return binary(bin, x, y, node, this.budget)
     }
     if (node.op === 'Reshape') {
       const x = this.arg(node, 0)

@@ -12,6 +12,7 @@ import { Graph } from './graph.js'
 import { toHalf } from '../base/half.js'
 import { materialize, planLayers, type LayerInfo, type LayerPlan } from './layers.js'
 import { regionSize } from './simd.js'
+import { materializeLimit } from './budget.js'
 
 export type Precision = 'float32' | 'float16'
 
@@ -26,6 +27,13 @@ export interface ConvertOptions {
    * @default false
    */
   transient?: boolean
+  /**
+   * Bounds what the conversion may materialise (constants expanded from a splat or a short
+   * form, constant folding, the laid-out weights): in total, max(64 MiB, maxExpansion x the
+   * model's size). Past it the model is refused with TOO_LARGE.
+   * @default 16
+   */
+  maxExpansion?: number
 }
 
 /** One layer, laid out and ready to write. `weights` is float32 or IEEE half bits. */
@@ -100,7 +108,7 @@ export function convertModel(bytes: Uint8Array, options: ConvertOptions): Conver
   const transient = options.transient ?? false
   const def = parseModel(bytes, file)
   const graph = new Graph(def, file)
-  const plan = planLayers(graph, file)
+  const plan = planLayers(graph, file, materializeLimit(bytes.length, options.maxExpansion))
   return {
     precision,
     layers: plan.layers.map((p) => p.info),

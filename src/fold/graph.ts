@@ -102,9 +102,9 @@ export class Graph {
   /**
    * Who consumes the value (name, output), looking through pass-through ops. A
    * pass-through op nobody reads (CheckNumerics used only as a control input)
-   * contributes nothing.
+   * contributes nothing. `count.steps` grows by one per consumer edge visited.
    */
-  effectiveConsumers(name: string, output = 0): Edge[] {
+  effectiveConsumers(name: string, output = 0, count?: { steps: number }): Edge[] {
     const out: Edge[] = []
     const seen = new Set<string>()
     // An explicit stack, not recursion: a chain of thousands of Identity ops is legal.
@@ -117,6 +117,7 @@ export class Graph {
         continue
       }
       const e = list[top[2]++]
+      if (count) count.steps++
       if (PASS_THROUGH.has(e.node.op) && e.inputIndex === 0) {
         if (seen.has(e.node.name)) continue
         seen.add(e.node.name)

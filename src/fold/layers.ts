@@ -19,6 +19,7 @@ import type { MpscnnLayer } from '../base/manifest-types.js'
 import type { NodeDef } from '../graphdef/schema.js'
 import { isFloatDtype, type Tensor } from '../graphdef/tensor.js'
 import { attrBool, attrFloat, attrInts, attrString } from './attrs.js'
+import { MaterializeBudget } from './budget.js'
 import { ConstantFolder, VARIABLE_OPS } from './constant.js'
 import { Graph, PASS_THROUGH, type InputRef } from './graph.js'
 import { float32Source, scaleRows, transposeScaled } from './layout.js'
@@ -63,6 +64,8 @@ export interface FoldedLayer {
 export interface Plan {
   layers: LayerPlan[]
   warnings: string[]
+  /** Work done: consumer edges visited, fold steps taken, constant operands resolved (linear in nodes and edges). */
+  stats: { steps: number }
 }
 
 const BN_OPS = new Set(['BatchNormWithGlobalNormalization', 'FusedBatchNorm', 'FusedBatchNormV2', 'FusedBatchNormV3'])
@@ -88,12 +91,14 @@ class Planner {
   readonly folder: ConstantFolder
   readonly folded = new Set<string>()
   readonly warnings: string[] = []
+  readonly stats = { steps: 0 }
 
   constructor(
     readonly graph: Graph,
     readonly file: string,
+    readonly budget: MaterializeBudget,
   ) {
-    this.folder = new ConstantFolder(graph)
+    this.folder = new ConstantFolder(graph, budget, this.stats)
   }
 
   error(code: string, node: string, problem: string, hint?: string): never {
@@ -136,20 +141,19 @@ class Planner {
    * channels are on `axis`; null when it does not broadcast per channel.
    */
   perChannel(t: Tensor, channels: number, rank: number, axis: number, node: string): Float64Array | null {
-    if (t.shape.length > rank) return null
     const off = rank - t.shape.length
-    let len = 1
-    for (let d = 0; d < t.shape.length; d++) {
-      const dim = t.shape[d]
-      if (d + off === axis) len = dim
-      else if (dim !== 1) return null
+    // The channel dimension first: one that cannot broadcast against the layer's channels
+    // makes the graph invalid (TF cannot run it), whatever the other dimensions are.
+    const len = axis - off >= 0 ? t.shape[axis - off] : 1
+    if (len !== 1 && len !== channels) {
+      this.error('SHAPE_MISMATCH', node, `a constant of shape [${t.shape.join(', ')}] has ${len} values along the channels but the layer has ${channels} output channels`, 'The graph is inconsistent; export it again')
     }
+    // Valid, but not one value per channel (it varies along another dimension, or adds one).
+    if (off < 0) return null
+    for (let d = 0; d < t.shape.length; d++) if (d + off !== axis && t.shape[d] !== 1) return null
     const out = new Float64Array(channels)
     if (len === 1) out.fill(t.data[0] ?? 0)
-    else if (len === channels) for (let i = 0; i < channels; i++) out[i] = t.data[i]
-    else {
-      this.error('SHAPE_MISMATCH', node, `a per-channel constant has ${len} values but the layer has ${channels} output channels`, 'The graph is inconsistent; export it again')
-    }
+    else for (let i = 0; i < channels; i++) out[i] = t.data[i]
     const bad = finite(out)
     if (bad >= 0) this.error('NON_FINITE', node, `a constant folded into the layer holds ${out[bad]} at channel ${bad}`, 'Fix the checkpoint: weights and batch-norm parameters must be finite')
     return out
@@ -329,23 +333,35 @@ class Planner {
         info = { name, kind: 'conv', ...common, inputChannels: inC, outputChannels: inC * m, groups: inC, weightShape: [inC * m, kh, kw, 1] }
       }
     }
+    const zero = w.shape.indexOf(0)
+    if (zero >= 0) {
+      const dims =
+        node.op !== 'MatMul' ? ['kernel height', 'kernel width', 'input channels', node.op === 'Conv2D' ? 'output channels' : 'channel multiplier']
+        : layout === 'rows' ? ['output channels', 'input channels'] : ['input channels', 'output channels']
+      this.error('BAD_SHAPE', weightNode, `${node.op} weights have shape [${w.shape.join(', ')}]: zero ${dims[zero]}, a layer without weights`, 'The graph is damaged; export it again')
+    }
+    // The laid-out weights and bias count against the same bound as folding.
+    this.budget.charge((info.outputChannels * K + info.outputChannels) * 4, weightNode, `laying out layer ${JSON.stringify(name)}`)
     const channels = info.outputChannels
     const scale = new Float64Array(channels).fill(1)
     const bias = new Float64Array(channels)
     const folded: string[] = []
+    const inChain = new Set<string>()
     let cur = node.name
     for (;;) {
-      const cons = this.graph.effectiveConsumers(cur, 0)
+      this.stats.steps++
+      const cons = this.graph.effectiveConsumers(cur, 0, this.stats)
       if (cons.length !== 1) break
       const next = cons[0].node
-      if (this.folded.has(next.name) || folded.includes(next.name)) break
+      if (this.folded.has(next.name) || inChain.has(next.name)) break
       if (!this.foldAffine(next, cons[0].inputIndex, channels, rank, axis, fmt, scale, bias)) break
       folded.push(next.name)
+      inChain.add(next.name)
       cur = next.name
     }
     for (const f of folded) this.folded.add(f)
     let activation: Activation = 'none'
-    const after = this.graph.effectiveConsumers(cur, 0)
+    const after = this.graph.effectiveConsumers(cur, 0, this.stats)
     if (after.length === 1 && after[0].inputIndex === 0) {
       if (after[0].node.op === 'Relu') activation = 'relu'
       else if (after[0].node.op === 'Relu6') activation = 'relu6'
@@ -396,7 +412,7 @@ class Planner {
       })
     }
     this.warnUnfolded()
-    return { layers, warnings: this.warnings }
+    return { layers, warnings: this.warnings, stats: this.stats }
   }
 
   /** Every BN or constant affine op left in the graph is reported, never silently dropped. */
@@ -420,8 +436,9 @@ class Planner {
   }
 }
 
-export function planLayers(graph: Graph, file: string): Plan {
-  return new Planner(graph, file).plan()
+/** `maxBytes`: the bound on what the conversion materialises (see fold/budget.ts). */
+export function planLayers(graph: Graph, file: string, maxBytes = Infinity): Plan {
+  return new Planner(graph, file, new MaterializeBudget(file, maxBytes)).plan()
 }
 
 /** Lays out one planned layer: folded float32 weights in MPSCNN order, and its bias. */

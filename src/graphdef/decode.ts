@@ -5,6 +5,7 @@
  * zero-copy `subarray` of the file: `tensor_content` stays a view into the file's bytes.
  */
 import { MpscnnError } from '../base/errors.js'
+import { notProtobuf } from './sniff.js'
 import { decodeNodeDef, decodeVersions, reader } from './binary.js'
 import type { GraphDef, NodeDef } from './schema.js'
 
@@ -44,10 +45,7 @@ function scanTopLevel(bytes: Uint8Array, file: string): Field[] {
     new MpscnnError('TRUNCATED', file, `the file is truncated or corrupt: a field at byte ${at} runs past the end (${bytes.length} bytes)`, {
       hint: 'Download or export the model again',
     })
-  const garbage = (at: number, why: string) =>
-    new MpscnnError('NOT_PROTOBUF', file, `not a TensorFlow GraphDef: ${why} at byte ${at}`, {
-      hint: 'Point the import at a frozen GraphDef (.pb or .pbtxt)',
-    })
+  const garbage = (at: number, why: string) => notProtobuf(file, at, why)
   while (c.pos < bytes.length) {
     const at = c.pos
     let key: number

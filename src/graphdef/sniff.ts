@@ -63,6 +63,36 @@ export function sniffModel(bytes: Uint8Array, file: string): Sniffed {
   return looksLikeText(bytes) && startsLikeTextFormat(bytes) ? 'text' : 'binary'
 }
 
+/** The error for bytes that cannot be a binary GraphDef's protobuf encoding. */
+export function notProtobuf(file: string, at: number, why: string): MpscnnError {
+  return new MpscnnError('NOT_PROTOBUF', file, `not a TensorFlow GraphDef: ${why} at byte ${at}`, {
+    hint: 'Point the import at a frozen GraphDef (.pb or .pbtxt)',
+  })
+}
+
+/** How many leading bytes `sniffHead` looks at. */
+export const HEAD_BYTES = 4096
+
+/**
+ * `sniffModel` on the first bytes of a file (`HEAD_BYTES` or fewer) before the rest is read:
+ * also refuses a binary file whose first field cannot begin a protobuf (a file of zeros),
+ * so that a 1 GB file of garbage is refused without being read. `path` tells `.pbtxt`.
+ */
+export function sniffHead(head: Uint8Array, file: string, path = file): void {
+  if (sniffModel(head, file) === 'text' || /\.pbtxt$/i.test(path)) return
+  let key = 0
+  let mul = 1
+  for (let i = 0; ; i++) {
+    if (i >= head.length || i >= 10) return // the full decode tells truncated from too long
+    key += (head[i] & 0x7f) * mul
+    if (head[i] < 0x80) break
+    mul *= 128
+  }
+  const wire = key % 8
+  if (key < 8) throw notProtobuf(file, 0, 'field number 0')
+  if (wire !== 0 && wire !== 1 && wire !== 2 && wire !== 5) throw notProtobuf(file, 0, `wire type ${wire}`)
+}
+
 /**
  * Text format begins, after whitespace, with a field name, a comment or an extension
  * name; a binary GraphDef begins with 0x0a and a length, which may be printable for a

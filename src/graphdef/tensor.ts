@@ -101,11 +101,17 @@ function expand<T extends Float32Array | Float64Array>(out: T, values: ArrayLike
 
 const ident = (v: number) => v
 
-export function tensorFromProto(t: TensorProto, file: string, node: string): Tensor {
+/**
+ * `charge(bytes)` is told of every array about to be allocated for the values (not of
+ * views of the file's bytes), and may refuse it by throwing (see fold/budget.ts).
+ */
+export function tensorFromProto(t: TensorProto, file: string, node: string, charge: (bytes: number) => void = () => {}): Tensor {
   const dtype = t.dtype ?? DataType.DT_INVALID
   const shape = shapeOf(t.tensorShape, file, node)
   const n = elementCount(shape)
   checkCount(n, file, node)
+  const f32 = () => (charge(n * 4), new Float32Array(n))
+  const f64 = () => (charge(n * 8), new Float64Array(n))
   const content = t.tensorContent
   const hasContent = content !== undefined && content.length > 0
   const contentSize = (bytesPer: number) => {
@@ -122,24 +128,24 @@ export function tensorFromProto(t: TensorProto, file: string, node: string): Ten
         contentSize(4)
         return new ContentTensor(dtype, shape, content!, n)
       }
-      return { dtype, shape, data: expand(new Float32Array(n), t.floatVal ?? [], ident, file, node) }
+      return { dtype, shape, data: expand(f32(), t.floatVal ?? [], ident, file, node) }
     case DataType.DT_DOUBLE:
       if (hasContent) {
         contentSize(8)
         return { dtype, shape, data: viewOrCopy(Float64Array, content!, n) }
       }
-      return { dtype, shape, data: expand(new Float64Array(n), t.doubleVal ?? [], ident, file, node) }
+      return { dtype, shape, data: expand(f64(), t.doubleVal ?? [], ident, file, node) }
     case DataType.DT_HALF:
     case DataType.DT_BFLOAT16: {
       const conv = dtype === DataType.DT_HALF ? halfToFloat : bfloat16ToFloat
       if (hasContent) {
         contentSize(2)
         const bits = viewOrCopy(Uint16Array, content!, n)
-        const out = new Float32Array(n)
+        const out = f32()
         for (let i = 0; i < n; i++) out[i] = conv(bits[i])
         return { dtype, shape, data: out }
       }
-      return { dtype, shape, data: expand(new Float32Array(n), t.halfVal ?? [], (v) => conv(v & 0xffff), file, node) }
+      return { dtype, shape, data: expand(f32(), t.halfVal ?? [], (v) => conv(v & 0xffff), file, node) }
     }
     case DataType.DT_INT32:
     case DataType.DT_INT16:
@@ -150,7 +156,7 @@ export function tensorFromProto(t: TensorProto, file: string, node: string): Ten
         const width = dtype === DataType.DT_INT32 ? 4 : dtype === DataType.DT_INT16 || dtype === DataType.DT_UINT16 ? 2 : 1
         contentSize(width)
         const dv = new DataView(content!.buffer, content!.byteOffset, content!.byteLength)
-        const out = new Float64Array(n)
+        const out = f64()
         for (let i = 0; i < n; i++) {
           out[i] =
             dtype === DataType.DT_INT32 ? dv.getInt32(i * 4, true)
@@ -161,17 +167,17 @@ export function tensorFromProto(t: TensorProto, file: string, node: string): Ten
         }
         return { dtype, shape, data: out }
       }
-      return { dtype, shape, data: expand(new Float64Array(n), t.intVal ?? [], ident, file, node) }
+      return { dtype, shape, data: expand(f64(), t.intVal ?? [], ident, file, node) }
     }
     case DataType.DT_INT64: {
       if (hasContent) {
         contentSize(8)
         const dv = new DataView(content!.buffer, content!.byteOffset, content!.byteLength)
-        const out = new Float64Array(n)
+        const out = f64()
         for (let i = 0; i < n; i++) out[i] = Number(dv.getBigInt64(i * 8, true))
         return { dtype, shape, data: out }
       }
-      return { dtype, shape, data: expand(new Float64Array(n), (t.int64Val ?? []).map(int64ToNumber), ident, file, node) }
+      return { dtype, shape, data: expand(f64(), (t.int64Val ?? []).map(int64ToNumber), ident, file, node) }
     }
     default:
       throw new MpscnnError('UNSUPPORTED_DTYPE', file, `constant has dtype ${dataTypeName[dtype] ?? dtype}, which cannot hold weights`, {

@@ -9,6 +9,7 @@ import { Worker } from 'node:worker_threads'
 import { workerExecArgv } from '../base/worker-options.js'
 import { MpscnnError } from '../base/errors.js'
 import { attach, modelMemory, reserve } from '../fold/simd.js'
+import { HEAD_BYTES, sniffHead } from '../graphdef/sniff.js'
 
 export interface ModelMemory {
   memory: WebAssembly.Memory
@@ -44,6 +45,15 @@ function openModel(file: string, display: string): { fd: number; size: number } 
   try {
     const st = fs.fstatSync(fd)
     if (st.isDirectory()) throw readError(Object.assign(new Error('directory'), { code: 'EISDIR' }), display)
+    // What is not a model is refused from its first bytes, before memory for the rest is taken.
+    const head = new Uint8Array(Math.min(HEAD_BYTES, st.size))
+    let got = 0
+    while (got < head.length) {
+      const n = fs.readSync(fd, head, got, head.length - got, got)
+      if (n === 0) break
+      got += n
+    }
+    sniffHead(head.subarray(0, got), display, file)
     return { fd, size: st.size }
   } catch (e) {
     fs.closeSync(fd)

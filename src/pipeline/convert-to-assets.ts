@@ -14,6 +14,8 @@ export interface PipelineOptions {
   packed: boolean
   align: number
   precision: Precision
+  /** See Options.maxExpansion. */
+  maxExpansion?: number
 }
 
 /**
@@ -29,7 +31,7 @@ export interface ModelSource {
 /** Bytes outside a model memory are copied into one, so that the SIMD layout applies. */
 export function convertToAssets({ bytes, memory, sha256 }: ModelSource, file: string, o: PipelineOptions): ConvertedAssets {
   const m = toModelMemory(bytes, memory)
-  const model = convertModel(m.bytes, { file, precision: o.precision })
+  const model = convertModel(m.bytes, { file, precision: o.precision, maxExpansion: o.maxExpansion })
   const plan = planAssets(model.layers, { packed: o.packed, align: o.align, modelName: modelStem(file), precision: o.precision })
   attachLayout(m, model.layoutRegion)
   const files = buildFiles(model, plan)

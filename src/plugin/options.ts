@@ -1,5 +1,6 @@
 import path from 'node:path'
 import type { Precision } from '../fold/convert.js'
+import { DEFAULT_MAX_EXPANSION } from '../fold/budget.js'
 
 export type FilterPattern = string | RegExp | readonly (string | RegExp)[]
 
@@ -61,6 +62,14 @@ export interface Options {
    */
   cacheMaxBytes?: number
   /**
+   * Bounds the memory a conversion may use on what a small file can describe (a 200-byte
+   * splat constant of 1 GiB): constants expanded from a splat or a short form, constant
+   * folding and the laid-out weights may total max(64 MiB, maxExpansion x the model's
+   * size). Past it the model is refused (TOO_LARGE). A number of at least 1.
+   * @default 16
+   */
+  maxExpansion?: number
+  /**
    * No log line per model.
    * @default false
    */
@@ -78,6 +87,7 @@ export interface ResolvedOptions {
   cache: boolean
   cacheDir: string
   cacheMaxBytes: number
+  maxExpansion: number
   quiet: boolean
 }
 
@@ -90,6 +100,10 @@ export function resolveOptions(options: Options = {}, root = process.cwd()): Res
   if (precision !== 'float32' && precision !== 'float16') {
     throw new TypeError(`unplugin-mpscnn: option precision must be 'float32' or 'float16', got ${JSON.stringify(precision)}`)
   }
+  const maxExpansion = options.maxExpansion ?? DEFAULT_MAX_EXPANSION
+  if (typeof maxExpansion !== 'number' || !(maxExpansion >= 1)) {
+    throw new TypeError(`unplugin-mpscnn: option maxExpansion must be a number of at least 1, got ${JSON.stringify(options.maxExpansion)}`)
+  }
   return {
     include: options.include ?? [/\.pb$/, /\.pbtxt$/],
     exclude: options.exclude,
@@ -101,6 +115,7 @@ export function resolveOptions(options: Options = {}, root = process.cwd()): Res
     cache: options.cache ?? true,
     cacheDir: path.resolve(root, options.cacheDir ?? 'node_modules/.cache/unplugin-mpscnn'),
     cacheMaxBytes: options.cacheMaxBytes ?? 2 ** 31,
+    maxExpansion,
     quiet: options.quiet ?? false,
   }
 }

@@ -611,7 +611,31 @@ function affineCycle(rng, buf) {
   return { bytes: concat(buf, ...added.map(nodeRecord)), what: `new layer cycle/Conv2D -> a = ${op}(c, conv, b) -> b = ${op}(a, c) -> a` }
 }
 
+/**
+ * A layer's weights replaced by a splat of up to 2^28 elements (a few bytes in the file, up to
+ * 1 GiB as float32), through 0 to 8 Neg ops: the conversion must stay within its bound.
+ */
+function splatBomb(rng, buf, info) {
+  const idx = rng.pick(info.layerNodes)
+  const node = NodeDefType.decode(nodeBody(buf, info.nodes[idx]))
+  const side = 2 ** rng.pick([10, 12, 14])
+  const added = [{ name: 'splat/w', op: 'Const', input: [], attr: { value: { tensor: { dtype: 1, tensorShape: { dim: [1, 1, side, side].map((size) => ({ size })) }, floatVal: [rng.next()] } } } }]
+  const negs = rng.pick([0, 1, 8])
+  let prev = 'splat/w'
+  for (let k = 1; k <= negs; k++) {
+    added.push({ name: `splat/neg${k}`, op: 'Neg', input: [prev], attr: {} })
+    prev = `splat/neg${k}`
+  }
+  node.input[1] = prev
+  const [s, e] = info.nodes[idx]
+  return {
+    bytes: concat(buf.subarray(0, s), nodeRecord(node), buf.subarray(e), ...added.map(nodeRecord)),
+    what: `the weights of ${JSON.stringify(node.name)} replaced by a [1,1,${side},${side}] splat through ${negs} Neg ops`,
+  }
+}
+
 BINARY_MUTATIONS.deepChain = deepChain
+BINARY_MUTATIONS.splatBomb = splatBomb
 BINARY_MUTATIONS.affineCycle = affineCycle
 BINARY_MUTATIONS.semantic = semanticMutation
 BINARY_MUTATIONS.constantBomb = constantBomb
@@ -628,9 +652,10 @@ const BINARY_WEIGHTS = [
   ['swapNodes', 1],
   ['semantic', 14],
   ['deepChain', 0.2],
-  // affineCycle only with --only too: it hangs the converter (see test/fuzz.test.ts).
-  // constantBomb only with --only (test/fuzz.test.ts has a test of its own): in the mix it
-  // would stop every run at its first occurrence while src does not bound folding.
+  // Small files that describe huge tensors: folding is bounded (maxExpansion).
+  ['splatBomb', 0.5],
+  ['constantBomb', 0.2],
+  // affineCycle only with --only (test/hostile/fuzz.test.ts has a test of its own).
 ]
 
 const enc = new TextEncoder()
