@@ -14,12 +14,15 @@ export class DevAssets {
     this.base = base.endsWith('/') ? base : `${base}/`
   }
 
-  /** Serves a model's files; returns the URL expression of each. */
-  serve(modelFile: string, sha256: string, files: Map<string, Uint8Array>): (name: string) => string {
-    const dir = `${this.base}@mpscnn/${sha256.slice(0, 16)}/`
-    for (const old of this.byModel.get(modelFile) ?? []) this.served.delete(old)
+  /**
+   * Serves a model's files (`modelId`: its path, with the import's query); returns the URL
+   * expression of each. An import with options (`variant`) gets a folder of its own.
+   */
+  serve(modelId: string, sha256: string, files: Map<string, Uint8Array>, variant = ''): (name: string) => string {
+    const dir = `${this.base}@mpscnn/${sha256.slice(0, 16)}/${variant ? `${variant}/` : ''}`
+    for (const old of this.byModel.get(modelId) ?? []) this.served.delete(old)
     for (const [name, bytes] of files) this.served.set(dir + name, bytes)
-    this.byModel.set(modelFile, [...files.keys()].map((name) => dir + name))
+    this.byModel.set(modelId, [...files.keys()].map((name) => dir + name))
     return (name) => JSON.stringify(dir + name)
   }
 
