@@ -1,7 +1,7 @@
 import fs from 'node:fs'
 
 /** Bump when the converter's output changes for the same input and options. */
-const CONVERTER_REVISION = 1
+const CONVERTER_REVISION = 2
 
 /** The package's version, from its package.json. */
 export function packageVersion(): string {
