@@ -19,6 +19,9 @@ export { MpscnnError } from '../base/errors.js'
 
 export const PLUGIN_NAME = 'unplugin-mpscnn'
 
+/** Appended to webpack's asset size warning when it lists weight files. */
+const ASSET_SIZE_HINT = `[${PLUGIN_NAME}] The .dat files are model weights, fetched when the app loads a layer, not with the page. To leave them out of the size check: performance: { assetFilter: (file) => !/\\.(dat|map)$/.test(file) }`
+
 export const unpluginFactory: UnpluginFactory<Options | undefined> = (rawOptions, meta) => {
   /**
    * Root, options, emitter and logger of a build. One for the plugin instance, except in
@@ -128,6 +131,12 @@ export const unpluginFactory: UnpluginFactory<Options | undefined> = (rawOptions
     webpack(compiler) {
       const logger = compiler.getInfrastructureLogger(PLUGIN_NAME)
       configure(compiler.context, (msg) => logger.info(msg))
+      // webpack's performance hints count the weights as page assets: say how to leave them out.
+      compiler.hooks.afterEmit.tap({ name: PLUGIN_NAME, stage: 100 }, (compilation) => {
+        for (const w of [...compilation.warnings, ...compilation.errors]) {
+          if (w.name === 'AssetsOverSizeLimitWarning' && /\.dat \(/.test(w.message)) w.message += `\n${ASSET_SIZE_HINT}`
+        }
+      })
     },
 
     rspack(compiler) {
