@@ -143,6 +143,41 @@ describe('per-import options (model.pb?packed&align=512 and model.pb?precision=f
     checkFileNames(half, b.fileOf, (stem) => `model.float16/${stem}.dat`)
   })
 
+  it('vite dev: both imports served from memory, each at URLs of its own (float32 and float16 files share names)', async () => {
+    const app = makeApp({ main: "import a from './model.pb'\nimport b from './model.pb?precision=float16'\nexport default [a, b]\n" })
+    const vite = await import('vite')
+    const mpscnn = (await importDist<typeof import('../src/plugin/vite.js')>('plugin/vite.js')).default
+    const server = await vite.createServer({ root: app.dir, configFile: false, logLevel: 'silent', plugins: [mpscnn({ cacheDir: app.cacheDir })], server: { port: 0, host: '127.0.0.1' } })
+    await server.listen()
+    try {
+      const origin = server.resolvedUrls!.local[0].replace(/\/$/, '')
+      const get = async (url: string) => {
+        const res = await fetch(origin + url)
+        expect(res.status, url).toBe(200)
+        return new Uint8Array(await res.arrayBuffer())
+      }
+      const manifestAt = async (url: string) => {
+        const code = new TextDecoder().decode(await get(url))
+        return ((await import(`data:text/javascript;base64,${Buffer.from(code).toString('base64')}`)) as { default: MpscnnManifest }).default
+      }
+      // The imports as Vite rewrites them in main.js (`/model.pb?import&precision=float16`).
+      const main = new TextDecoder().decode(await get('/main.js'))
+      const specs = [...main.matchAll(/from "([^"]*model\.pb[^"]*)"/g)].map((m) => m[1])
+      expect(specs).toHaveLength(2)
+      // Both modules first, then the files: the second conversion must not replace the first one's files.
+      const plain = await manifestAt(specs[0])
+      const half = await manifestAt(specs[1])
+      for (const [m, precision] of [[plain, 'float32'], [half, 'float16']] as const) {
+        const assets = new Map<string, Uint8Array>()
+        for (const l of m.layers) for (const t of [l.weights, l.bias]) if (!assets.has(t.url)) assets.set(t.url, await get(t.url))
+        checkBuild({ manifest: m, assets, fileOf: (url) => url, precision })
+      }
+      expect(half.layers[0].weights.url).not.toBe(plain.layers[0].weights.url)
+    } finally {
+      await server.close()
+    }
+  })
+
   for (const name of ['vite', 'rollup', 'webpack', 'esbuild'] as const) {
     it(`${name}: an unknown query key fails the build naming the model, with a "did you mean"`, async () => {
       const app = makeApp({ main: "import a from './model.pb?packd'\nexport default a\n" })
