@@ -5,6 +5,7 @@
  * bytes equal to the oracle, and each conversion in a cache entry of its own. An unknown
  * query key fails the build with a "did you mean".
  */
+import fs from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Options } from '../src/plugin/options.js'
@@ -186,6 +187,15 @@ describe('per-import options (model.pb?packed&align=512 and model.pb?precision=f
       expect(readDatFiles(app.outDir).size).toBe(0)
     })
   }
+
+  it("vite: `model.pb?url` stays Vite's (the model file's URL), next to a converted `model.pb?packed`", async () => {
+    const app = makeApp({ main: "import url from './model.pb?url'\nimport m from './model.pb?packed'\nexport default [m, url]\n" })
+    const b = await bundlers.vite(app)
+    const [packed, url] = b.manifests as unknown as [MpscnnManifest, string]
+    checkBuild({ manifest: packed, assets: assetsOf(b, packed), fileOf: b.fileOf, packedAlign: 256 })
+    expect(url).toMatch(/^\/assets\/model-[\w-]{8}\.pb$/)
+    expect(Buffer.compare(fs.readFileSync(path.join(app.outDir, url)), Buffer.from(oracle().bytes))).toBe(0)
+  })
 
   it('a bad value names the key and what it accepts', async () => {
     const app = makeApp({ main: "import a from './model.pb?align=3'\nexport default a\n" })
