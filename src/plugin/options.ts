@@ -24,18 +24,20 @@ export interface Options {
   hash?: boolean
   /**
    * One `<model>.dat` holding every tensor, each at an offset aligned to `align`, instead
-   * of two files per layer.
+   * of two files per layer. One import may set it: `./model.pb?packed` (`?packed=false`).
    * @default false
    */
   packed?: boolean
   /**
-   * Alignment of each tensor in a packed file, in bytes (a power of two).
+   * Alignment of each tensor in a packed file, in bytes (a power of two). Per import:
+   * `./model.pb?align=4096&packed`.
    * @default 256
    */
   align?: number
   /**
    * Weight precision. `'float16'` writes IEEE half floats (round to nearest even), which
-   * MPSCNN reads as `MPSDataType.float16`; biases stay float32.
+   * MPSCNN reads as `MPSDataType.float16`; biases stay float32. Per import:
+   * `./model.pb?precision=float16`.
    * @default 'float32'
    */
   precision?: Precision
