@@ -8,3 +8,26 @@ declare module '*.pbtxt' {
   const manifest: import('unplugin-mpscnn/runtime').MpscnnManifest
   export default manifest
 }
+// Per-import options (`./model.pb?packed&precision=float16`). A module name pattern has one
+// `*` and matches by its end, so a query is typed when it ends with `?packed`, `&packed`,
+// `precision=float16` or `precision=float32`: put `align=N` before those.
+declare module '*.pb?packed' {
+  const manifest: import('unplugin-mpscnn/runtime').MpscnnManifest
+  export default manifest
+}
+declare module '*.pbtxt?packed' {
+  const manifest: import('unplugin-mpscnn/runtime').MpscnnManifest
+  export default manifest
+}
+declare module '*&packed' {
+  const manifest: import('unplugin-mpscnn/runtime').MpscnnManifest
+  export default manifest
+}
+declare module '*precision=float16' {
+  const manifest: import('unplugin-mpscnn/runtime').MpscnnManifest
+  export default manifest
+}
+declare module '*precision=float32' {
+  const manifest: import('unplugin-mpscnn/runtime').MpscnnManifest
+  export default manifest
+}

@@ -48,3 +48,41 @@ describe('bad option values', () => {
     for (const bad of [0, 0.5, -3, NaN, '32' as never]) expect(() => resolveOptions({ maxExpansion: bad })).toThrow(/option maxExpansion must be a number of at least 1/)
   })
 })
+
+describe('option validation when the plugin is created', () => {
+  /** The MpscnnError that creating the Vite plugin (from dist, as a user gets it) throws. */
+  async function refusal(options: unknown): Promise<{ code?: string; message: string }> {
+    const mpscnn = (await importDist<{ default: (o?: unknown) => unknown }>('plugin/vite.js')).default
+    try {
+      mpscnn(options)
+    } catch (e) {
+      return e as { code?: string; message: string }
+    }
+    return expect.fail(`mpscnn(${JSON.stringify(options)}) was accepted`)
+  }
+
+  it('a misspelt option is refused with the closest name (edit distance), as Vite does for its config', async () => {
+    expect(await refusal({ precison: 'float16' })).toMatchObject({ code: 'BAD_OPTION', message: 'unplugin-mpscnn: unknown option "precison". Did you mean "precision"?' })
+    expect((await refusal({ packd: true })).message).toBe('unplugin-mpscnn: unknown option "packd". Did you mean "packed"?')
+    expect((await refusal({ CacheDir: 'x' })).message).toContain('Did you mean "cacheDir"?')
+    // Nothing close: the known names are listed instead.
+    expect((await refusal({ compression: 'zstd' })).message).toBe(
+      'unplugin-mpscnn: unknown option "compression". Known: include, exclude, hash, packed, align, precision, dts, cache, cacheDir, cacheMaxBytes, quiet, maxExpansion',
+    )
+  })
+
+  it('a wrong type or value names the option and what it accepts', async () => {
+    expect(await refusal({ precision: 'float64' })).toMatchObject({ code: 'BAD_OPTION', message: `unplugin-mpscnn: option precision must be 'float32' or 'float16', got "float64"` })
+    expect((await refusal({ align: 3 })).message).toBe('unplugin-mpscnn: option align must be a power of two of at least 4, got 3')
+    expect((await refusal({ include: 5 })).message).toBe('unplugin-mpscnn: option include must be a string, a RegExp or an array of them, got 5')
+    expect((await refusal({ exclude: [/a/, 1] })).message).toContain('option exclude must be a string, a RegExp or an array of them')
+    expect((await refusal({ packed: 'yes' })).message).toBe('unplugin-mpscnn: option packed must be true or false, got "yes"')
+    expect((await refusal({ cacheMaxBytes: '1GB' })).message).toContain('option cacheMaxBytes must be a number of bytes')
+    expect((await refusal('packed')).message).toBe('unplugin-mpscnn: the options must be an object, got "packed"')
+  })
+
+  it('valid options, and options set to undefined, are accepted', () => {
+    const o = resolveOptions({ include: [/\.graphdef$/, 'models/*.pb'], exclude: undefined, hash: false, packed: true, align: 4096, precision: 'float16', dts: true, cache: false, cacheDir: 'c', cacheMaxBytes: 0, quiet: true }, '/app')
+    expect(o).toMatchObject({ packed: true, align: 4096, precision: 'float16', cacheDir: '/app/c', cacheMaxBytes: 0 })
+  })
+})

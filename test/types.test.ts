@@ -169,6 +169,20 @@ export const x = model.layers[0].weights.nope
     expect(noRef.map((d) => d.code)).toEqual([2307])
   })
 
+  it('client.d.ts types imports with options when the query ends with packed or precision=...; others are untyped (2307)', () => {
+    const app = makeApp()
+    const ref = `/// <reference path=${JSON.stringify(path.join(REPO_ROOT, 'client.d.ts'))} />\n`
+    const typed = ['./m.pb?packed', './m.pbtxt?packed', './m.pb?precision=float16', './m.pb?packed&precision=float16', './m.pb?align=4096&packed', './m.pb?precision=float32']
+    const good = `${ref}${typed.map((s, i) => `import m${i} from ${JSON.stringify(s)}`).join('\n')}
+export const urls: string[] = [${typed.map((_, i) => `m${i}.layers[0].weights.url`).join(', ')}]
+export const bad: number = m0.layers[0].weights.url
+`
+    // Only the deliberate error: every import is typed as a manifest (not any).
+    expect(typecheck(app, { 'query-good.ts': good }).map((d) => [d.file, d.code])).toEqual([['query-good.ts', 2322]])
+    const untyped = `${ref}import a from './m.pb?precision=float16&align=4096'\nexport default a\n`
+    expect(typecheck(app, { 'query-untyped.ts': untyped }).map((d) => d.code)).toEqual([2307])
+  })
+
   it('the published declarations (dist/runtime.d.ts, client.d.ts, the generated .d.ts) check clean without @types/node', async () => {
     const app = makeApp()
     await buildWithDts(app)

@@ -22,6 +22,7 @@ import { attrBool, attrFloat, attrInts, attrString } from './attrs.js'
 import { MaterializeBudget } from './budget.js'
 import { ConstantFolder, VARIABLE_OPS } from './constant.js'
 import { Graph, PASS_THROUGH, type InputRef } from './graph.js'
+import { inputPreprocessing } from './preprocessing.js'
 import { float32Source, scaleRows, transposeScaled } from './layout.js'
 import { transposeSimd } from './simd.js'
 
@@ -417,7 +418,7 @@ class Planner {
 
   /** Every BN or constant affine op left in the graph is reported, never silently dropped. */
   private warnUnfolded(): void {
-    const left: string[] = []
+    const left: NodeDef[] = []
     for (const node of this.graph.nodes) {
       if (this.folded.has(node.name)) continue
       const isBn = BN_OPS.has(node.op)
@@ -428,10 +429,14 @@ class Planner {
         const consts = ins.filter((r) => this.folder.isConstant(r.name)).length
         if (consts !== 1 || ins.length !== 2) continue // x + y of two activations: not an affine op
       }
-      left.push(`${node.op} ${JSON.stringify(node.name)}`)
+      left.push(node)
     }
-    if (left.length) {
-      this.warnings.push(`${this.file}: ${left.length} batch-norm or affine op${left.length > 1 ? 's were' : ' was'} not folded into any layer and must be applied by the app: ${left.join(', ')}`)
+    const pre = inputPreprocessing(this.graph, this.folder, left.filter((n) => AFFINE_OPS.has(n.op)))
+    if (pre) this.warnings.push(`${this.file}: the input's preprocessing, ${pre.ops}, is not part of the weights: the app must apply it to the input ${JSON.stringify(pre.input)} before the first layer: ${pre.formula}`)
+    const rest = left.filter((n) => !pre?.nodes.has(n))
+    if (rest.length) {
+      const list = rest.map((n) => `${n.op} ${JSON.stringify(n.name)}`).join(', ')
+      this.warnings.push(`${this.file}: ${rest.length} batch-norm or affine op${rest.length > 1 ? 's were' : ' was'} not folded into any layer and must be applied by the app: ${list}`)
     }
   }
 }

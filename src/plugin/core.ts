@@ -48,9 +48,14 @@ export function writeIfChanged(file: string, content: string): void {
   fs.renameSync(tmp, file)
 }
 
-export async function loadModel(file: string, options: ResolvedOptions, root: string, warn: (msg: string) => void): Promise<LoadedModel> {
+/** How messages name a model: relative to the project root when inside it. */
+export function displayPath(file: string, root: string): string {
   const rel = path.relative(root, file)
-  const display = rel && !rel.startsWith('..') ? rel : file
+  return rel && !rel.startsWith('..') ? rel : file
+}
+
+export async function loadModel(file: string, options: ResolvedOptions, root: string, warn: (msg: string) => void): Promise<LoadedModel> {
+  const display = displayPath(file, root)
   const t0 = performance.now()
   let m: Promise<ModelMemory> | undefined
   const read = () => (m ??= readModelMemoryInParallel(file, display))

@@ -8,9 +8,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { urlPath } from '../emit/assets.js'
 
 export class DevAssets {
-  /** Served folders (`<sha256 prefix>`): their files, and the model files pointing at them. */
+  /** Served folders (`<sha256 prefix>[/<variant>]`): their files, and the model ids pointing at them. */
   private readonly dirs = new Map<string, { files: Map<string, Uint8Array>; models: Set<string> }>()
-  /** Model file -> the folder its module points at. */
+  /** Model id (path and import query) -> the folder its module points at. */
   private readonly dirOf = new Map<string, string>()
   private base = '/'
 
@@ -18,19 +18,23 @@ export class DevAssets {
     this.base = base.endsWith('/') ? base : `${base}/`
   }
 
-  /** Serves a model's files; returns the URL expression of each. */
-  serve(modelFile: string, sha256: string, files: Map<string, Uint8Array>): (name: string) => string {
-    const dir = sha256.slice(0, 16)
-    const old = this.dirOf.get(modelFile)
+  /**
+   * Serves a model's files (`modelId`: its path, with the import's query); returns the URL
+   * expression of each. An import with options (`variant`, e.g. `packed-float16`) gets a
+   * folder of its own: `<sha256 prefix>/<variant>/`.
+   */
+  serve(modelId: string, sha256: string, files: Map<string, Uint8Array>, variant = ''): (name: string) => string {
+    const dir = variant ? `${sha256.slice(0, 16)}/${variant}` : sha256.slice(0, 16)
+    const old = this.dirOf.get(modelId)
     if (old !== undefined && old !== dir) {
       const d = this.dirs.get(old)!
-      d.models.delete(modelFile)
+      d.models.delete(modelId)
       if (d.models.size === 0) this.dirs.delete(old)
     }
     const d = this.dirs.get(dir)
-    if (d) d.models.add(modelFile)
-    else this.dirs.set(dir, { files, models: new Set([modelFile]) })
-    this.dirOf.set(modelFile, dir)
+    if (d) d.models.add(modelId)
+    else this.dirs.set(dir, { files, models: new Set([modelId]) })
+    this.dirOf.set(modelId, dir)
     const prefix = `${this.base}@mpscnn/${dir}/`
     return (name) => JSON.stringify(prefix + urlPath(name))
   }
@@ -43,8 +47,10 @@ export class DevAssets {
     try {
       rel = decodeURIComponent(pathname.slice(prefix.length)) // once: file names hold no `%`
     } catch {}
-    const slash = rel?.indexOf('/') ?? -1
-    const bytes = rel && slash > 0 ? this.dirs.get(rel.slice(0, slash))?.files.get(rel.slice(slash + 1)) : undefined
+    // `<sha>/<file>`, or `<sha>/<variant>/<file>` for an import with options.
+    const parts = rel?.split('/') ?? []
+    let bytes: Uint8Array | undefined
+    for (const n of [2, 1]) bytes ??= parts.length > n ? this.dirs.get(parts.slice(0, n).join('/'))?.files.get(parts.slice(n).join('/')) : undefined
     res.setHeader('Cache-Control', 'no-cache')
     if (!bytes) {
       res.statusCode = 404

@@ -3,11 +3,14 @@
  * cache, core.ts), emission of files per bundler in bundler.ts.
  */
 import { createUnplugin, type UnpluginFactory } from 'unplugin'
-import { cacheWritesSettled, loadModel, type LoadedModel } from './core.js'
+import path from 'node:path'
+import { cacheWritesSettled, displayPath, loadModel, type LoadedModel } from './core.js'
 import { isMpscnnError } from '../base/errors.js'
 import { manifestModule } from '../emit/manifest.js'
+import { modelStem } from '../emit/assets.js'
 import { createEmitter, type Emitter } from './bundler.js'
-import { resolveOptions, type Options, type ResolvedOptions } from './options.js'
+import { makeIdFiltersToMatchWithQuery } from 'unplugin/utils/filter'
+import { importVariant, isModelPath, parseImportQuery, resolveOptions, splitId, type Options, type ResolvedOptions } from './options.js'
 import { DevAssets } from './dev-server.js'
 
 export type { Options } from './options.js'
@@ -15,6 +18,9 @@ export type { MpscnnLayer, MpscnnManifest, MpscnnTensor } from '../base/manifest
 export { MpscnnError } from '../base/errors.js'
 
 export const PLUGIN_NAME = 'unplugin-mpscnn'
+
+/** Appended to webpack's asset size warning when it lists weight files. */
+const ASSET_SIZE_HINT = `[${PLUGIN_NAME}] The .dat files are model weights, fetched when the app loads a layer, not with the page. To leave them out of the size check: performance: { assetFilter: (file) => !/\\.(dat|map)$/.test(file) }`
 
 export const unpluginFactory: UnpluginFactory<Options | undefined> = (rawOptions, meta) => {
   /**
@@ -52,14 +58,19 @@ export const unpluginFactory: UnpluginFactory<Options | undefined> = (rawOptions
     },
 
     load: {
-      filter: { id: { include: shared.options.include as never, exclude: shared.options.exclude as never } },
+      // The patterns match an id with a query too (`model.pb?packed`): per-import options.
+      filter: { id: { include: withQuery(shared.options.include), exclude: withQuery(shared.options.exclude) } },
       async handler(id) {
-        const file = id.replace(/[?#].*$/, '')
+        const { file, query } = splitId(id)
         const state = stateOf(this)
-        this.addWatchFile(file)
         let model: LoadedModel
+        let variant = ''
         try {
-          model = await loadModel(file, state.options, state.root, (m) => this.warn(m))
+          const perImport = parseImportQuery(query, displayPath(file, state.root))
+          if (!perImport) return null // `model.pb?url`, `?raw`: the bundler's own
+          variant = importVariant(perImport)
+          this.addWatchFile(file)
+          model = await loadModel(file, { ...state.options, ...perImport }, state.root, (m) => this.warn(m))
         } catch (e) {
           if (isMpscnnError(e)) {
             // One line, no stack: the message names the file, the node and the fix.
@@ -78,10 +89,12 @@ export const unpluginFactory: UnpluginFactory<Options | undefined> = (rawOptions
         if (!state.options.quiet) state.logInfo(model.summary)
         const { header, plan, files } = model.assets
         let urlOf: (name: string) => string
-        if (dev) urlOf = dev.serve(file, header.sha256, files)
+        if (dev) urlOf = dev.serve(id, header.sha256, files, variant)
         else {
           state.emitter ??= createEmitter(meta.framework)
-          urlOf = state.emitter.emitAll(this, file, files, state.options.hash)
+          // Unhashed files of an import with options go to their own folder: `model.packed-float16/`.
+          const emitAs = variant ? path.join(path.dirname(file), `${modelStem(file)}.${variant}.pb`) : file
+          urlOf = state.emitter.emitAll(this, emitAs, files, state.options.hash)
         }
         return { code: manifestModule(header, plan, urlOf), map: { mappings: '' } }
       },
@@ -101,6 +114,14 @@ export const unpluginFactory: UnpluginFactory<Options | undefined> = (rawOptions
     },
 
     rollup: {
+      // Rollup resolves no query: `./model.pb?packed` is the model's path with the query kept.
+      async resolveId(source, importer, opts) {
+        const { file, query } = splitId(source)
+        if (!query || file === source) return null
+        const resolved = await this.resolve(file, importer, { ...opts, skipSelf: true })
+        if (!resolved || resolved.external || !isModelPath(resolved.id, shared.options)) return null
+        return `${resolved.id}?${query}`
+      },
       options() {
         const ctx = this as unknown as { info?: (m: string) => void }
         shared.logInfo = (msg) => ctx.info?.(msg)
@@ -110,6 +131,12 @@ export const unpluginFactory: UnpluginFactory<Options | undefined> = (rawOptions
     webpack(compiler) {
       const logger = compiler.getInfrastructureLogger(PLUGIN_NAME)
       configure(compiler.context, (msg) => logger.info(msg))
+      // webpack's performance hints count the weights as page assets: say how to leave them out.
+      compiler.hooks.afterEmit.tap({ name: PLUGIN_NAME, stage: 100 }, (compilation) => {
+        for (const w of [...compilation.warnings, ...compilation.errors]) {
+          if (w.name === 'AssetsOverSizeLimitWarning' && /\.dat \(/.test(w.message)) w.message += `\n${ASSET_SIZE_HINT}`
+        }
+      })
     },
 
     rspack(compiler) {
@@ -131,6 +158,11 @@ export const unpluginFactory: UnpluginFactory<Options | undefined> = (rawOptions
       },
     },
   }
+}
+
+/** Include/exclude patterns that also match the id with a query. */
+function withQuery(patterns: ResolvedOptions['exclude']): never {
+  return (patterns === undefined ? undefined : makeIdFiltersToMatchWithQuery(patterns as string | RegExp | (string | RegExp)[])) as never
 }
 
 /** esbuild filters with one RegExp: the include patterns' union when they are all RegExps. */

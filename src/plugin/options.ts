@@ -1,4 +1,5 @@
 import path from 'node:path'
+import { MpscnnError } from '../base/errors.js'
 import type { Precision } from '../fold/convert.js'
 import { DEFAULT_MAX_EXPANSION } from '../fold/budget.js'
 
@@ -25,18 +26,20 @@ export interface Options {
   hash?: boolean
   /**
    * One `<model>.dat` holding every tensor, each at an offset aligned to `align`, instead
-   * of two files per layer.
+   * of two files per layer. One import may set it: `./model.pb?packed` (`?packed=false`).
    * @default false
    */
   packed?: boolean
   /**
-   * Alignment of each tensor in a packed file, in bytes (a power of two).
+   * Alignment of each tensor in a packed file, in bytes (a power of two). Per import:
+   * `./model.pb?align=4096&packed`.
    * @default 256
    */
   align?: number
   /**
    * Weight precision. `'float16'` writes IEEE half floats (round to nearest even), which
-   * MPSCNN reads as `MPSDataType.float16`; biases stay float32.
+   * MPSCNN reads as `MPSDataType.float16`; biases stay float32. Per import:
+   * `./model.pb?precision=float16`.
    * @default 'float32'
    */
   precision?: Precision
@@ -91,26 +94,82 @@ export interface ResolvedOptions {
   quiet: boolean
 }
 
+const PLUGIN = 'unplugin-mpscnn'
+const isPattern = (v: unknown) => typeof v === 'string' || v instanceof RegExp
+const isFilter = (v: unknown) => isPattern(v) || (Array.isArray(v) && v.every(isPattern))
+const isPowerOfTwo = (v: unknown) => Number.isInteger(v) && (v as number) >= 4 && ((v as number) & ((v as number) - 1)) === 0
+
+/** What each option accepts: undefined when `v` is fine, else the description for the error. */
+const ACCEPTS: { [K in keyof Required<Options>]: (v: unknown) => string | undefined } = {
+  include: (v) => (isFilter(v) ? undefined : 'a string, a RegExp or an array of them'),
+  exclude: (v) => (isFilter(v) ? undefined : 'a string, a RegExp or an array of them'),
+  hash: (v) => (typeof v === 'boolean' ? undefined : 'true or false'),
+  packed: (v) => (typeof v === 'boolean' ? undefined : 'true or false'),
+  align: (v) => (isPowerOfTwo(v) ? undefined : 'a power of two of at least 4'),
+  precision: (v) => (v === 'float32' || v === 'float16' ? undefined : "'float32' or 'float16'"),
+  dts: (v) => (typeof v === 'boolean' ? undefined : 'true or false'),
+  cache: (v) => (typeof v === 'boolean' ? undefined : 'true or false'),
+  cacheDir: (v) => (typeof v === 'string' && v !== '' ? undefined : 'a path (a non-empty string)'),
+  cacheMaxBytes: (v) => (typeof v === 'number' && v >= 0 && !Number.isNaN(v) ? undefined : 'a number of bytes (>= 0)'),
+  quiet: (v) => (typeof v === 'boolean' ? undefined : 'true or false'),
+  maxExpansion: (v) => (typeof v === 'number' && v >= 1 ? undefined : 'a number of at least 1'),
+}
+
+/** Edit distance (insertions, deletions, substitutions), case-insensitive. */
+function editDistance(a: string, b: string): number {
+  a = a.toLowerCase()
+  b = b.toLowerCase()
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i]
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1))
+    prev = cur
+  }
+  return prev[b.length]
+}
+
+/** `Did you mean "precision"?` for the closest known name, else the list of known names. */
+export function didYouMean(name: string, known: readonly string[]): string {
+  let best: string | undefined
+  let bestD = Math.max(2, Math.floor(name.length / 3)) + 1
+  for (const k of known) {
+    const d = editDistance(name, k)
+    if (d < bestD) [best, bestD] = [k, d]
+  }
+  return best !== undefined ? `Did you mean ${JSON.stringify(best)}?` : `Known: ${known.join(', ')}`
+}
+
+/**
+ * Refuses an unknown key (with the closest known one) or a value the key does not accept.
+ * `what` names the setting in the message (`option`, `import query key`).
+ */
+function validate(values: Record<string, unknown>, keys: readonly (keyof Options)[], file: string, what: string): void {
+  for (const [key, value] of Object.entries(values)) {
+    if (!(keys as readonly string[]).includes(key)) {
+      throw new MpscnnError('BAD_OPTION', file, `unknown ${what} ${JSON.stringify(key)}`, { hint: didYouMean(key, keys) })
+    }
+    const accepts = value === undefined ? undefined : ACCEPTS[key as keyof Options](value)
+    if (accepts) {
+      const got = value instanceof RegExp ? String(value) : (JSON.stringify(value) ?? String(value))
+      throw new MpscnnError('BAD_OPTION', file, `${what} ${key} must be ${accepts}, got ${got}`)
+    }
+  }
+}
+
+/** The plugin's options with their defaults; an unknown option or a bad value is an MpscnnError (code BAD_OPTION). */
 export function resolveOptions(options: Options = {}, root = process.cwd()): ResolvedOptions {
-  const align = options.align ?? 256
-  if (!Number.isInteger(align) || align < 4 || (align & (align - 1)) !== 0) {
-    throw new TypeError(`unplugin-mpscnn: option align must be a power of two of at least 4, got ${JSON.stringify(options.align)}`)
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new MpscnnError('BAD_OPTION', PLUGIN, `the options must be an object, got ${JSON.stringify(options)}`)
   }
-  const precision = options.precision ?? 'float32'
-  if (precision !== 'float32' && precision !== 'float16') {
-    throw new TypeError(`unplugin-mpscnn: option precision must be 'float32' or 'float16', got ${JSON.stringify(precision)}`)
-  }
+  validate(options as Record<string, unknown>, Object.keys(ACCEPTS) as (keyof Options)[], PLUGIN, 'option')
   const maxExpansion = options.maxExpansion ?? DEFAULT_MAX_EXPANSION
-  if (typeof maxExpansion !== 'number' || !(maxExpansion >= 1)) {
-    throw new TypeError(`unplugin-mpscnn: option maxExpansion must be a number of at least 1, got ${JSON.stringify(options.maxExpansion)}`)
-  }
   return {
     include: options.include ?? [/\.pb$/, /\.pbtxt$/],
     exclude: options.exclude,
     hash: options.hash ?? true,
     packed: options.packed ?? false,
-    align,
-    precision,
+    align: options.align ?? 256,
+    precision: options.precision ?? 'float32',
     dts: options.dts ?? false,
     cache: options.cache ?? true,
     cacheDir: path.resolve(root, options.cacheDir ?? 'node_modules/.cache/unplugin-mpscnn'),
@@ -123,4 +182,56 @@ export function resolveOptions(options: Options = {}, root = process.cwd()): Res
 /** The options that change the converted bytes (and so belong in a cache key). */
 export function outputAffectingOptions(o: ResolvedOptions): Record<string, unknown> {
   return { packed: o.packed, align: o.packed ? o.align : undefined, precision: o.precision }
+}
+
+/** Options one import may set in its query: `import m from './model.pb?packed&precision=float16'`. */
+export type ImportOptions = Partial<Pick<ResolvedOptions, 'packed' | 'align' | 'precision'>>
+const IMPORT_KEYS = ['packed', 'align', 'precision'] as const satisfies readonly (keyof Options)[]
+
+/** Query keys that belong to the bundler (Vite's `?url`, `?raw`, `?worker`, HMR's `?t=`): such an import is not a model. */
+const FOREIGN_KEYS = new Set(['url', 'raw', 'inline', 'no-inline', 'worker', 'sharedworker', 'import', 'direct', 't', 'v'])
+
+/** `/a/model.pb?packed#x` -> `{ file: '/a/model.pb', query: 'packed' }`. */
+export function splitId(id: string): { file: string; query: string } {
+  const q = id.search(/[?#]/)
+  if (q < 0) return { file: id, query: '' }
+  const query = id[q] === '?' ? id.slice(q + 1).replace(/#.*$/, '') : ''
+  return { file: id.slice(0, q), query }
+}
+
+/**
+ * The options of one import's query (`packed`, `packed=false`, `align=4096`,
+ * `precision=float16`), or undefined when the query is the bundler's (`?url`, `?raw`).
+ * An unknown key or a bad value is an MpscnnError (BAD_OPTION) naming the model.
+ */
+export function parseImportQuery(query: string, file: string): ImportOptions | undefined {
+  const values: Record<string, unknown> = {}
+  for (const [key, v] of new URLSearchParams(query)) {
+    if (FOREIGN_KEYS.has(key)) return undefined
+    values[key] = key === 'packed' ? ({ '': true, true: true, false: false } as Record<string, boolean>)[v] ?? v : key === 'align' && /^\d+$/.test(v) ? Number(v) : v
+  }
+  validate(values, IMPORT_KEYS, file, 'import query key')
+  return values as ImportOptions
+}
+
+/** A short name for an import's options, for the output folder of unhashed files: `packed-float16`. */
+export function importVariant(o: ImportOptions): string {
+  return [o.packed === undefined ? '' : o.packed ? 'packed' : 'unpacked', o.align === undefined ? '' : `align${o.align}`, o.precision ?? ''].filter(Boolean).join('-')
+}
+
+/**
+ * Whether a resolved path is a model by `include`/`exclude`, as unplugin's id filter
+ * decides: a RegExp tests the path, a string is a glob relative to the working directory.
+ */
+export function isModelPath(file: string, o: Pick<ResolvedOptions, 'include' | 'exclude'>, cwd = process.cwd()): boolean {
+  const id = file.replace(/\\/g, '/')
+  const test = (p: FilterPattern | undefined) => (p === undefined ? false : (Array.isArray(p) ? p : [p]).some((x: string | RegExp) => globOrRegExp(x, cwd).test(id)))
+  return !test(o.exclude) && test(o.include)
+}
+
+function globOrRegExp(p: string | RegExp, cwd: string): RegExp {
+  if (p instanceof RegExp) return new RegExp(p.source, p.flags.replace('g', ''))
+  const abs = p.startsWith('**') || path.isAbsolute(p) ? p : `${cwd.replace(/\\/g, '/')}/${p.replace(/^\.\//, '')}`
+  const body = abs.replace(/\*\*\/|\*\*|\*|\?|[.+^${}()|[\]\\]/g, (t) => ({ '**/': '(?:.*/)?', '**': '.*', '*': '[^/]*', '?': '[^/]' })[t] ?? `\\${t}`)
+  return new RegExp(`^${body}$`)
 }
