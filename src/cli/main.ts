@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import { convertModel, type Precision } from '../fold/convert.js'
-import { isMpscnnError } from '../base/errors.js'
+import { deserializeError, isMpscnnError } from '../base/errors.js'
 import { planAssets, type AssetPlan } from '../emit/assets.js'
 import { manifestJson } from '../emit/manifest.js'
 import { halfToFloat } from '../base/half.js'
@@ -131,6 +131,18 @@ function maxDelta(ours: Float32Array | Uint16Array, ref: Float32Array | null): n
 
 /** Below this size a layout worker costs more than it saves. */
 const HELPER_MIN_BYTES = 16 << 20
+
+/** How `mpscnn convert` spreads its work. */
+export interface ConvertTuning {
+  /** Models of this many bytes and more are laid out by this thread and a layout worker together. @default 16 MiB */
+  layoutWorkerMinBytes?: number
+  /**
+   * This thread takes queued layers only once the worker has taken all it will: the
+   * worker's share is then as large as it can be (tests pin the worker's work with it).
+   * @default false: both take from the queue at once
+   */
+  workerFirst?: boolean
+}
 /** Creating a file costs about as much as laying out and writing this many bytes (measured here). */
 const FILE_COST_BYTES = 350_000
 
@@ -232,7 +244,7 @@ function trace(what: string): void {
   }
 }
 
-async function convert(a: ConvertArgs): Promise<number> {
+async function convert(a: ConvertArgs, tuning: ConvertTuning): Promise<number> {
   const t0 = performance.now()
   traceStart = t0
   const file = a.model
@@ -248,8 +260,8 @@ async function convert(a: ConvertArgs): Promise<number> {
   try {
     m = readModelMemory(file, file, {
       beforeRead(mem) {
-        if (mem.bytes.length >= HELPER_MIN_BYTES && mem.bytes.length < 2 ** 31 && !a.datDir) {
-          helper = new LayoutHelper({ memory: mem.memory, size: mem.bytes.length, progress, kernel: compiled(), precision: a.precision, hash: a.hash && !a.packed, packed: a.packed, traceOrigin: tracing ? performance.timeOrigin : undefined }, takeSpareWorker())
+        if (mem.bytes.length >= (tuning.layoutWorkerMinBytes ?? HELPER_MIN_BYTES) && mem.bytes.length < 2 ** 31 && !a.datDir) {
+          helper = new LayoutHelper({ memory: mem.memory, size: mem.bytes.length, progress, kernel: compiled(), precision: a.precision, file, hash: a.hash && !a.packed, packed: a.packed, traceOrigin: tracing ? performance.timeOrigin : undefined }, takeSpareWorker())
         }
       },
       progress: signal,
@@ -266,13 +278,13 @@ async function convert(a: ConvertArgs): Promise<number> {
     helper = undefined
   }
   try {
-    return await convertWith(a, m, helper, t0)
+    return await convertWith(a, m, helper, t0, tuning)
   } finally {
     await helper?.close()
   }
 }
 
-async function convertWith(a: ConvertArgs, m: ModelMemory, helper: LayoutHelper | undefined, t0: number): Promise<number> {
+async function convertWith(a: ConvertArgs, m: ModelMemory, helper: LayoutHelper | undefined, t0: number, tuning: ConvertTuning): Promise<number> {
   const file = a.model
   const model = convertModel(m.bytes, { file, precision: a.precision, transient: true, maxExpansion: a.maxExpansion })
   trace('parse and plan')
@@ -335,15 +347,16 @@ async function convertWith(a: ConvertArgs, m: ModelMemory, helper: LayoutHelper 
       const queued = new Set(queue.map((j) => j.layer))
       for (let i = 0; i < plan.layers.length; i++) if (!queued.has(i)) layOutHere(i)
       let mine = plan.layers.length - queued.size
+      const workerDone = tuning.workerFirst && remoteDone ? await remoteDone : undefined
       // This thread takes the cheapest jobs, the worker the costliest: this thread's output
       // region stays small, and neither waits for the other.
       for (let k = takeJob(ends, 'back'); k >= 0; k = takeJob(ends, 'back'), mine++) layOutHere(queue[k].layer)
       trace(`this thread's ${mine} layers`)
       if (remoteDone) {
-        const r = await remoteDone
+        const r = workerDone ?? (await remoteDone)
         trace(`the worker's ${r.done.length} layers`)
-        // The worker skips what it cannot lay out; doing that layer here raises its error.
-        for (const i of r.failed) layOutHere(i)
+        // The worker stops at a layer it cannot lay out, with that layer's error.
+        if (r.error) throw deserializeError(r.error)
         for (const [i, wh, bh] of r.hashes) {
           const l = plan.layers[i]
           for (const [t, h] of [[l.weights, wh], [l.bias, bh]] as const) {
@@ -418,9 +431,9 @@ function compareLayer(refDir: string, out: { info: { name: string }; weights: Fl
 
 /**
  * Runs the CLI. `layoutWorker`: a worker from `startLayoutWorker()`, started early by the
- * caller, for a large model to use.
+ * caller, for a large model to use. `tuning`: how a conversion spreads its work.
  */
-export async function main(argv: string[], layoutWorker?: Worker): Promise<number> {
+export async function main(argv: string[], layoutWorker?: Worker, tuning: ConvertTuning = {}): Promise<number> {
   if (layoutWorker) keepSpareWorker(layoutWorker)
   try {
     const [cmd, ...rest] = argv
@@ -434,7 +447,7 @@ export async function main(argv: string[], layoutWorker?: Worker): Promise<numbe
       process.stdout.write(`${packageVersion()}\n`)
       return 0
     }
-    if (cmd === 'convert') return await convert(parseConvert(rest))
+    if (cmd === 'convert') return await convert(parseConvert(rest), tuning)
     if (cmd === 'cache' && rest[0] === 'clean') {
       let dir: string | undefined
       for (let i = 1; i < rest.length; i++) {

@@ -9,12 +9,11 @@ import type { GraphDef } from '../graphdef/schema.js'
 import { sniffModel } from '../graphdef/sniff.js'
 import { parseGraphDefText } from '../graphdef/text.js'
 import { Graph } from './graph.js'
-import { toHalf } from '../base/half.js'
-import { materialize, planLayers, type LayerInfo, type LayerPlan } from './layers.js'
+import { layOut, planLayers, type LayerInfo, type LayoutJob, type OutputLayer, type Precision } from './layers.js'
 import { regionSize } from './simd.js'
 import { materializeLimit } from './budget.js'
 
-export type Precision = 'float32' | 'float16'
+export type { LayoutJob, OutputLayer, Precision } from './layers.js'
 
 export interface ConvertOptions {
   /** Used in error messages and the manifest. */
@@ -36,13 +35,6 @@ export interface ConvertOptions {
   maxExpansion?: number
 }
 
-/** One layer, laid out and ready to write. `weights` is float32 or IEEE half bits. */
-export interface OutputLayer {
-  info: LayerInfo
-  weights: Float32Array | Uint16Array
-  bias: Float32Array
-}
-
 export interface ConvertedModel {
   precision: Precision
   /** Layer descriptions, in graph order, known before any weight is laid out. */
@@ -61,17 +53,6 @@ export interface ConvertedModel {
   job(i: number): LayoutJob | undefined
 }
 
-/** Layer i's layout as plain data: source range in the model's bytes, shape, folded scale and bias. */
-export interface LayoutJob {
-  layer: number
-  srcOffset: number
-  K: number
-  O: number
-  rows: boolean
-  scale: Float64Array
-  bias: Float32Array
-}
-
 export function parseModel(bytes: Uint8Array, file: string): GraphDef {
   const kind = sniffModel(bytes, file)
   if (kind === 'text' || /\.pbtxt$/i.test(file)) {
@@ -86,20 +67,6 @@ export function parseModel(bytes: Uint8Array, file: string): GraphDef {
 
 export function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex')
-}
-
-function layOut(p: LayerPlan, precision: Precision, file: string, transient: boolean): OutputLayer {
-  const l = materialize(p, file, { transient })
-  if (precision === 'float32') return l
-  const half = new Uint16Array(l.weights.length)
-  const bad = toHalf(l.weights, half)
-  if (bad >= 0) {
-    throw new MpscnnError('HALF_OVERFLOW', file, `layer ${JSON.stringify(p.info.name)}: folded weight ${l.weights[bad]} at element ${bad} overflows float16 (max 65504)`, {
-      node: p.weightNode,
-      hint: 'Convert this model with precision float32',
-    })
-  }
-  return { info: l.info, weights: half, bias: l.bias }
 }
 
 export function convertModel(bytes: Uint8Array, options: ConvertOptions): ConvertedModel {
@@ -119,10 +86,10 @@ export function convertModel(bytes: Uint8Array, options: ConvertOptions): Conver
     },
     layOut: (i) => layOut(plan.layers[i], precision, file, transient),
     job(i) {
-      const p = plan.layers[i]
-      const raw = p.weights.raw
+      const { weights, ...rest } = plan.layers[i]
+      const raw = weights.raw
       if (!raw || raw.buffer !== bytes.buffer) return undefined
-      return { layer: i, srcOffset: raw.byteOffset, K: p.K, O: p.info.outputChannels, rows: p.layout === 'rows', scale: p.scale, bias: Float32Array.from(p.bias) }
+      return { layer: i, plan: rest, weightsShape: weights.shape, srcOffset: raw.byteOffset, srcLength: raw.byteLength }
     },
   }
 }

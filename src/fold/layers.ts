@@ -17,7 +17,8 @@
 import { MpscnnError } from '../base/errors.js'
 import type { MpscnnLayer } from '../base/manifest-types.js'
 import type { NodeDef } from '../graphdef/schema.js'
-import { isFloatDtype, type Tensor } from '../graphdef/tensor.js'
+import { float32Content, isFloatDtype, type Tensor } from '../graphdef/tensor.js'
+import { toHalf } from '../base/half.js'
 import { attrBool, attrFloat, attrInts, attrString } from './attrs.js'
 import { MaterializeBudget } from './budget.js'
 import { ConstantFolder, VARIABLE_OPS } from './constant.js'
@@ -29,6 +30,7 @@ import { transposeSimd } from './simd.js'
 export type LayerKind = MpscnnLayer['kind']
 export type Activation = MpscnnLayer['activation']
 export type Padding = MpscnnLayer['padding']
+export type Precision = 'float32' | 'float16'
 
 /**
  * A layer as the manifest describes it (name, kind, channels, kernel, stride, dilation,
@@ -475,4 +477,44 @@ export function materialize(p: LayerPlan, file: string, opts: { transient?: bool
       { node: p.weightNode, hint: 'Fix the checkpoint: weights must be finite' })
   }
   return { info: p.info, weights, bias }
+}
+
+/** One layer, laid out and ready to write. `weights` is float32 or IEEE half bits. */
+export interface OutputLayer {
+  info: LayerInfo
+  weights: Float32Array | Uint16Array
+  bias: Float32Array
+}
+
+/** Lays out one planned layer in `precision`: the one layout, on whichever thread calls it. */
+export function layOut(p: LayerPlan, precision: Precision, file: string, transient: boolean): OutputLayer {
+  const l = materialize(p, file, { transient })
+  if (precision === 'float32') return l
+  const half = new Uint16Array(l.weights.length)
+  const bad = toHalf(l.weights, half)
+  if (bad >= 0) {
+    throw new MpscnnError('HALF_OVERFLOW', file, `layer ${JSON.stringify(p.info.name)}: folded weight ${l.weights[bad]} at element ${bad} overflows float16 (max 65504)`, {
+      node: p.weightNode,
+      hint: 'Convert this model with precision float32',
+    })
+  }
+  return { info: l.info, weights: half, bias: l.bias }
+}
+
+/**
+ * Layer i's layout as plain data, for another thread that shares the model's bytes: the
+ * layer's plan, with its weights as a byte range of those bytes instead of a tensor.
+ */
+export interface LayoutJob {
+  layer: number
+  plan: Omit<LayerPlan, 'weights'>
+  /** The float32 weights: their shape, and where their bytes are in the model's bytes. */
+  weightsShape: number[]
+  srcOffset: number
+  srcLength: number
+}
+
+/** The layer plan a LayoutJob describes, its weights viewed in `bytes` (the model's bytes, shared). */
+export function jobPlan(job: LayoutJob, bytes: Uint8Array): LayerPlan {
+  return { ...job.plan, weights: float32Content(job.weightsShape, bytes.subarray(job.srcOffset, job.srcOffset + job.srcLength)) }
 }

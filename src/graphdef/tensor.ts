@@ -40,6 +40,11 @@ class ContentTensor implements Tensor {
   }
 }
 
+/** A float32 constant whose content is `raw` (little-endian bytes, e.g. a view of a model another thread read). */
+export function float32Content(shape: number[], raw: Uint8Array): Tensor {
+  return new ContentTensor(DataType.DT_FLOAT, shape, raw, raw.byteLength >> 2)
+}
+
 /** No weight tensor of a vision model comes near this; past it a shape is corrupt, not big. */
 export const MAX_TENSOR_ELEMENTS = 1 << 28
 

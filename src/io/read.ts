@@ -169,14 +169,14 @@ export function attachLayout(m: ModelMemory, region: number): void {
 
 
 /** Below this size a worker costs more than it saves. */
-const HASH_WORKER_MIN_BYTES = 16 << 20
+export const HASH_WORKER_MIN_BYTES = 16 << 20
 
 /**
- * sha256 of bytes, on a worker thread when they are in shared memory and large: the
- * caller converts meanwhile.
+ * sha256 of bytes, on a worker thread when they are in shared memory and `workerMinBytes`
+ * or more: the caller converts meanwhile.
  */
-export function sha256InParallel(bytes: Uint8Array): Promise<string> {
-  if (bytes.byteLength < HASH_WORKER_MIN_BYTES || !(bytes.buffer instanceof SharedArrayBuffer)) {
+export function sha256InParallel(bytes: Uint8Array, workerMinBytes = HASH_WORKER_MIN_BYTES): Promise<string> {
+  if (bytes.byteLength < workerMinBytes || !(bytes.buffer instanceof SharedArrayBuffer)) {
     return Promise.resolve(createHash('sha256').update(bytes).digest('hex'))
   }
   return new Promise((resolve, reject) => {

@@ -1,16 +1,15 @@
 /**
  * The CLI's second pair of hands: lays out and writes the layers it is given, reading
- * their weights straight from the model's SharedArrayBuffer. Layers it cannot finish
- * (non-finite values, float16 overflow) are reported back by index; the main thread
- * lays those out again itself to raise the full error.
+ * their weights straight from the model's SharedArrayBuffer, with the same layout
+ * (fold/layers.ts `layOut`) as the main thread. A layer it cannot lay out (non-finite
+ * values, float16 overflow) stops it; its error goes back to the main thread as it is.
  */
 import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import { parentPort, threadId } from 'node:worker_threads'
-import type { LayoutJob } from '../fold/convert.js'
-import { toHalf } from '../base/half.js'
-import { float32Source, scaleRows, transposeScaled } from '../fold/layout.js'
-import { attach, compiled, transposeSimd } from '../fold/simd.js'
+import { jobPlan, layOut, type LayoutJob } from '../fold/layers.js'
+import { isMpscnnError, serializeError, type SerializedMpscnnError } from '../base/errors.js'
+import { attach, compiled } from '../fold/simd.js'
 import { takeJob } from './job-queue.js'
 
 export interface WorkerJob extends LayoutJob {
@@ -31,6 +30,8 @@ export interface WorkerInit {
   /** The compiled layout kernel (see fold/simd.ts). */
   kernel: WebAssembly.Module
   precision: 'float32' | 'float16'
+  /** The model's name in errors. */
+  file: string
   /** Also name files by content (the CLI's --hash). */
   hash: boolean
   packed: boolean
@@ -55,7 +56,8 @@ export interface WorkerReply {
   done: number[]
   /** Layer index -> [weights hash, bias hash] (8 hex digits), when asked to hash. */
   hashes: [number, string, string][]
-  failed: number[]
+  /** The error of the layer this worker could not lay out: it took no job after it. */
+  error?: SerializedMpscnnError
 }
 
 // The worker may be started before the model is opened (bin/mpscnn.js starts it while the
@@ -145,35 +147,25 @@ function shouldTake(run: WorkerRun): boolean {
 
 function layOutJobs(run: WorkerRun): void {
   const { jobs, ends, out, capacity } = run
-  const reply: WorkerReply = { done: [], hashes: [], failed: [] }
+  const reply: WorkerReply = { done: [], hashes: [] }
   const fds = new Map<string, number>()
   attach(init.memory, model.buffer, out, capacity)
   try {
     for (let k = shouldTake(run) ? takeJob(ends, 'front') : -1; k >= 0; k = shouldTake(run) ? takeJob(ends, 'front') : -1) {
       const j = jobs[k]
       reply.done.push(j.layer)
-      const raw = model.subarray(j.srcOffset, j.srcOffset + j.K * j.O * 4)
-      const simd = j.rows ? null : transposeSimd(raw, j.K, j.O, j.scale)
-      let w: Float32Array
-      if (simd?.finite) w = simd.weights
-      else {
-        w = new Float32Array(j.K * j.O)
-        const src = float32Source({ raw })
-        if ((j.rows ? scaleRows(src, j.K, j.O, j.scale, w) : transposeScaled(src, j.K, j.O, j.scale, w)) !== 0) {
-          reply.failed.push(j.layer)
-          continue
-        }
+      let laid
+      try {
+        // Transient: written below, before the next layer reuses the output region.
+        laid = layOut(jobPlan(j, model), init.precision, init.file, true)
+      } catch (e) {
+        if (!isMpscnnError(e)) throw e
+        reply.error = serializeError(e)
+        break
       }
-      let bytes: Uint8Array = new Uint8Array(w.buffer, w.byteOffset, w.byteLength)
-      if (init.precision === 'float16') {
-        const half = new Uint16Array(w.length)
-        if (toHalf(w, half) >= 0) {
-          reply.failed.push(j.layer)
-          continue
-        }
-        bytes = new Uint8Array(half.buffer)
-      }
-      const b = new Uint8Array(j.bias.buffer, j.bias.byteOffset, j.bias.byteLength)
+      const view = (a: Float32Array | Uint16Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength)
+      const bytes = view(laid.weights)
+      const b = view(laid.bias)
       write(j.weightsAt.path, j.weightsAt.offset, bytes, fds)
       write(j.biasAt.path, j.biasAt.offset, b, fds)
       if (init.hash) {

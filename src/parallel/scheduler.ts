@@ -10,10 +10,14 @@ import { workerExecArgv } from '../base/worker-options.js'
 import { deserializeError, type SerializedMpscnnError } from '../base/errors.js'
 import { convertToAssets, type ConvertedAssets, type ModelSource, type PipelineOptions } from '../pipeline/convert-to-assets.js'
 
+/** Where a conversion runs: on a worker thread, or on the thread that asked for it. */
+export type Placement = 'worker' | 'this thread'
+
 interface Job {
   source: ModelSource
   file: string
   options: PipelineOptions
+  onStart?: (where: Placement) => void
   resolve: (a: ConvertedAssets) => void
   reject: (e: unknown) => void
 }
@@ -24,9 +28,6 @@ export interface WorkerResult {
   /** An MpscnnError, or the message of anything else. */
   error?: SerializedMpscnnError | { message: string }
 }
-
-/** How many conversions ran where, for tests and the benchmark. */
-export const stats = { inWorker: 0, onMainThread: 0 }
 
 const queue: Job[] = []
 let scheduled = false
@@ -43,7 +44,7 @@ export function idle(): Promise<void> {
 
 function runInWorker(job: Job): void {
   busyWorkers++
-  stats.inWorker++
+  job.onStart?.('worker')
   // A model in a shared model memory is shared with the worker, not copied.
   const w = new Worker(new URL('./convert-worker.js', import.meta.url), {
     workerData: { source: job.source, file: job.file, options: job.options },
@@ -70,8 +71,8 @@ function runInWorker(job: Job): void {
 }
 
 function runHere(job: Job): void {
-  stats.onMainThread++
   try {
+    job.onStart?.('this thread')
     job.resolve(convertToAssets(job.source, job.file, job.options))
   } catch (e) {
     job.reject(e)
@@ -94,10 +95,13 @@ function drain(): void {
   }
 }
 
-/** Converts, possibly on a worker thread when other conversions are pending. */
-export function convertScheduled(source: ModelSource, file: string, options: PipelineOptions): Promise<ConvertedAssets> {
+/**
+ * Converts, possibly on a worker thread when other conversions are pending. `onStart`
+ * learns where the conversion runs, when it starts.
+ */
+export function convertScheduled(source: ModelSource, file: string, options: PipelineOptions, onStart?: (where: Placement) => void): Promise<ConvertedAssets> {
   return new Promise((resolve, reject) => {
-    queue.push({ source, file, options: { packed: options.packed, align: options.align, precision: options.precision, maxExpansion: options.maxExpansion }, resolve, reject })
+    queue.push({ source, file, options: { packed: options.packed, align: options.align, precision: options.precision, maxExpansion: options.maxExpansion }, onStart, resolve, reject })
     if (!scheduled) {
       scheduled = true
       // Let the bundler ask for its other modules first, so that they can run together.

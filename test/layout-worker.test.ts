@@ -1,0 +1,140 @@
+/**
+ * The CLI's layout worker (src/parallel/layout-worker.ts), which `mpscnn convert` starts
+ * for models of 16 MB and more. Here the threshold is lowered (main's `tuning`) so that
+ * a small model takes that path, with the worker going first (`workerFirst`) so that it
+ * takes its full share: its outputs must equal the single-thread path's byte for byte,
+ * packed or not, hashed or not, float32 and float16, and a layer that fails on the worker
+ * must fail the run with the one line the single-thread path prints.
+ */
+import { spawnSync } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { attr, GraphBuilder } from './helpers/graph-builder.js'
+import { makeInceptionV3_2015 } from './helpers/inception.js'
+
+const repo = path.resolve(__dirname, '..')
+const WORKER = { layoutWorkerMinBytes: 0, workerFirst: true }
+
+interface Run {
+  label: string
+  argv: string[]
+  tuning?: typeof WORKER
+}
+interface RunResult {
+  exit: number
+  /** What the run wrote on stderr, trace lines apart. */
+  stderr: string
+  /** How many layers the layout worker laid out, from the trace (undefined: no worker). */
+  workerLayers?: number
+}
+
+let tmp: string
+
+/** Runs the conversions one after another in one process, through the built CLI's `main`. */
+function runAll(runs: Run[]): Map<string, RunResult> {
+  const script = `
+    const { main } = await import(${JSON.stringify(pathToFileURL(path.join(repo, 'dist/cli/main.js')).href)})
+    for (const r of ${JSON.stringify(runs)}) {
+      process.stderr.write('@@run ' + r.label + '\\n')
+      const exit = await main(r.argv, undefined, r.tuning)
+      process.stderr.write('@@exit ' + exit + '\\n')
+    }`
+  const p = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: tmp, encoding: 'utf8', env: { ...process.env, MPSCNN_TRACE: '1', MPSCNN_DEBUG: '' } })
+  expect(p.status, p.stderr).toBe(0)
+  const out = new Map<string, RunResult>()
+  for (const part of p.stderr.split('@@run ').slice(1)) {
+    const label = part.slice(0, part.indexOf('\n'))
+    const body = part.slice(label.length + 1)
+    const exit = Number(/@@exit (\d+)\n$/.exec(body)![1])
+    const lines = body.replace(/@@exit \d+\n$/, '').split('\n').filter((l) => l !== '')
+    const worker = lines.map((l) => /^mpscnn: trace: .* the worker's (\d+) layers$/.exec(l)).find((m) => m)
+    out.set(label, { exit, stderr: lines.filter((l) => !l.startsWith('mpscnn: trace: ')).join('\n'), workerLayers: worker ? Number(worker[1]) : undefined })
+  }
+  expect([...out.keys()]).toEqual(runs.map((r) => r.label))
+  return out
+}
+
+/** Every file under `dir`: name -> bytes. */
+function files(dir: string): Map<string, Buffer> {
+  return new Map(fs.readdirSync(dir).sort().map((f) => [f, fs.readFileSync(path.join(dir, f))]))
+}
+
+const convAttrs = { T: attr.type('DT_FLOAT'), padding: attr.s('SAME'), strides: attr.ints([1, 1, 1, 1]) }
+
+/** Eight small layers, and a larger one (laid out first: the costliest) whose weight `bad` is put at element 100. */
+function failingModel(bad: number): Uint8Array {
+  const b = new GraphBuilder()
+  b.placeholder('input', [1, 8, 8, 16])
+  let x = 'input'
+  for (let i = 0; i < 8; i++) {
+    b.constF32(`l${i}/weights`, [3, 3, 16, 16], new Float32Array(3 * 3 * 16 * 16).fill(0.01 * (i + 1)))
+    x = b.op(`l${i}/Conv2D`, 'Conv2D', [x, `l${i}/weights`], convAttrs)
+  }
+  const w = new Float32Array(3 * 3 * 16 * 32).fill(0.5)
+  w[100] = bad
+  b.constF32('big/weights', [3, 3, 16, 32], w)
+  b.op('big/Conv2D', 'Conv2D', [x, 'big/weights'], convAttrs)
+  return b.encode()
+}
+
+beforeAll(() => {
+  if (!fs.existsSync(path.join(repo, 'dist/cli/main.js'))) throw new Error('dist/ is missing: run `npm run build` first (npm test does)')
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mpscnn-layout-worker-'))
+  fs.writeFileSync(path.join(tmp, 'model.pb'), makeInceptionV3_2015({ scale: 16, seed: 12 }).bytes)
+  fs.writeFileSync(path.join(tmp, 'nan.pb'), failingModel(NaN))
+  fs.writeFileSync(path.join(tmp, 'huge.pb'), failingModel(1e6))
+})
+
+afterAll(() => {
+  fs.rmSync(tmp, { recursive: true, force: true })
+})
+
+it('the worker path writes what the single-thread path writes, byte for byte, for every output option', () => {
+  const combos: string[][] = []
+  for (const packed of [[], ['--packed', '--align', '4096']]) for (const hash of [[], ['--hash']]) for (const precision of ['float32', 'float16']) combos.push([...packed, ...hash, '--precision', precision])
+  const runs: Run[] = combos.flatMap((flags, i) => [
+    { label: `single ${i}`, argv: ['convert', 'model.pb', '--out-dir', `single-${i}`, '--quiet', ...flags] },
+    { label: `worker ${i}`, argv: ['convert', 'model.pb', '--out-dir', `worker-${i}`, '--quiet', ...flags], tuning: WORKER },
+  ])
+  const results = runAll(runs)
+  combos.forEach((flags, i) => {
+    const single = results.get(`single ${i}`)!
+    const worker = results.get(`worker ${i}`)!
+    expect([single.exit, single.stderr, worker.exit, worker.stderr], flags.join(' ')).toEqual([0, expect.any(String), 0, single.stderr])
+    expect(single.workerLayers, flags.join(' ')).toBeUndefined()
+    // The worker took the costliest layers first; the rest of the queue fell to this thread.
+    expect(worker.workerLayers, flags.join(' ')).toBeGreaterThan(0)
+    const want = files(path.join(tmp, `single-${i}`))
+    const got = files(path.join(tmp, `worker-${i}`))
+    expect([...got.keys()], flags.join(' ')).toEqual([...want.keys()])
+    for (const [name, bytes] of want) expect(got.get(name)!.equals(bytes), `${flags.join(' ')}: ${name}`).toBe(true)
+    expect(want.size, flags.join(' ')).toBe(flags.includes('--packed') ? 2 : 95 * 2 + 1)
+  })
+})
+
+it('a layer that fails on the worker fails the run with the single-thread path\'s one line, and writes nothing', () => {
+  const cases = [
+    ['nan.pb', 'float32', /^mpscnn: nan\.pb: node "big\/weights": weights hold NaN at element 100\. /],
+    ['huge.pb', 'float16', /^mpscnn: huge\.pb: node "big\/weights": layer "big": folded weight 1000000 at element \d+ overflows float16/],
+  ] as const
+  const runs: Run[] = cases.flatMap(([model, precision]) => [
+    { label: `single ${model}`, argv: ['convert', model, '--out-dir', `out-${model}`, '--precision', precision] },
+    { label: `worker ${model}`, argv: ['convert', model, '--out-dir', `out-${model}`, '--precision', precision], tuning: WORKER },
+  ])
+  const results = runAll(runs)
+  for (const [model, , message] of cases) {
+    const single = results.get(`single ${model}`)!
+    const worker = results.get(`worker ${model}`)!
+    expect(single.exit).toBe(1)
+    expect(single.stderr).toMatch(message)
+    expect(single.stderr.split('\n')).toHaveLength(1)
+    expect(worker.exit).toBe(1)
+    expect(worker.stderr).toBe(single.stderr)
+    // The failing layer is the costliest: the worker took it first, and stopped there.
+    expect(worker.workerLayers).toBe(1)
+  }
+  expect(fs.readdirSync(tmp).sort()).toEqual(['huge.pb', 'model.pb', 'nan.pb', ...Array.from({ length: 8 }, (_, i) => [`single-${i}`, `worker-${i}`]).flat()].sort())
+})
