@@ -169,8 +169,20 @@ function expectOneErrorLine(r: SpawnSyncReturns<string>, file: string): string {
   return line
 }
 
+/** What a run writing an output folder in `parent` left beside it (`<out>.tmp-<pid>`, `<out>.old-<pid>`). */
 function leftovers(parent: string): string[] {
   return fs.readdirSync(parent).filter((n) => /\.tmp-|\.old-/.test(n))
+}
+
+/**
+ * A folder of the test's own, holding a link to the model, for its outputs: leftovers
+ * found there are this test's, whatever another test left elsewhere.
+ */
+function ownDir(name: string): string {
+  const dir = p(name)
+  fs.mkdirSync(dir)
+  fs.linkSync(p('inception.pb'), path.join(dir, 'inception.pb'))
+  return dir
 }
 
 beforeAll(() => {
@@ -194,34 +206,38 @@ afterAll(() => {
 
 describe('mpscnn convert', () => {
   let first: SpawnSyncReturns<string>
+  let firstDir: string
+  let out: string
   beforeAll(() => {
-    first = runOk(['convert', 'inception.pb', '--out-dir', 'out'])
+    firstDir = ownDir('first')
+    out = path.join(firstDir, 'out')
+    first = runOk(['convert', 'inception.pb', '--out-dir', 'out'], firstDir)
   })
 
   it('converts the scale-16 Inception v3 into 2 x 95 .dat files and manifest.json matching the oracle', () => {
     expect(oracle).toHaveLength(LAYERS)
     const r = first
     expect(r.stdout).toMatch(/^inception\.pb: 95 layers, .* converted in \d+ ms -> out\n$/)
-    const names = fs.readdirSync(p('out')).sort()
+    const names = fs.readdirSync(out).sort()
     expect(names).toHaveLength(2 * LAYERS + 1)
     const want = ['manifest.json', ...oracle.flatMap((l) => [`weights_${l.name}.dat`, `bias_${l.name}.dat`])].sort()
     expect(names).toEqual(want)
-    const m = readManifest(p('out'))
+    const m = readManifest(out)
     expect(m.source).toBe('inception.pb')
     expect(m.sha256).toBe(sha256(modelBytes))
     expect(m.precision).toBe('float32')
     for (const l of m.layers) {
       expect(l.weights).toMatchObject({ file: `weights_${l.name}.dat`, offset: 0, dtype: 'float32' })
       expect(l.bias).toMatchObject({ file: `bias_${l.name}.dat`, offset: 0, dtype: 'float32', byteLength: l.outputChannels * 4 })
-      expect(fs.statSync(p('out', l.weights.file)).size).toBe(l.weights.byteLength)
+      expect(fs.statSync(path.join(out, l.weights.file)).size).toBe(l.weights.byteLength)
     }
-    checkAgainstOracle(p('out'), m)
+    checkAgainstOracle(out, m)
     // And file by file, as Apple's loader reads them.
     for (const l of oracle) {
-      expect(maxDelta(f32(fs.readFileSync(p('out', `weights_${l.name}.dat`))), l.weights)).toBeLessThanOrEqual(1e-5)
-      expect(maxDelta(f32(fs.readFileSync(p('out', `bias_${l.name}.dat`))), l.bias)).toBeLessThanOrEqual(1e-5)
+      expect(maxDelta(f32(fs.readFileSync(path.join(out, `weights_${l.name}.dat`))), l.weights)).toBeLessThanOrEqual(1e-5)
+      expect(maxDelta(f32(fs.readFileSync(path.join(out, `bias_${l.name}.dat`))), l.bias)).toBeLessThanOrEqual(1e-5)
     }
-    expect(leftovers(tmp)).toEqual([])
+    expect(leftovers(firstDir)).toEqual([])
   })
 
   it('writes to <model>-mpscnn by default, and the .pbtxt gives the same files as the .pb', () => {
@@ -229,7 +245,7 @@ describe('mpscnn convert', () => {
     fs.copyFileSync(p('inception.pbtxt'), p('txt', 'inception.pbtxt'))
     runOk(['convert', 'inception.pbtxt', '--quiet'], p('txt'))
     const fromText = snapshot(p('txt', 'inception-mpscnn'))
-    const fromBinary = snapshot(p('out'))
+    const fromBinary = snapshot(out)
     expect([...fromText.keys()].sort()).toEqual([...fromBinary.keys()].sort())
     // Not necessarily the same bytes: the binary path may lay tensor_content out with float32
     // SIMD arithmetic, the text path in float64; both are held to the oracle.
@@ -240,31 +256,38 @@ describe('mpscnn convert', () => {
     }
     const mt = readManifest(p('txt', 'inception-mpscnn'))
     expect(mt.source).toBe('inception.pbtxt')
-    expect(mt.layers).toEqual(readManifest(p('out')).layers)
+    expect(mt.layers).toEqual(readManifest(out).layers)
     checkAgainstOracle(p('txt', 'inception-mpscnn'), mt)
+    expect(leftovers(p('txt'))).toEqual([])
   })
 
   it('replaces an earlier output folder completely', () => {
-    const dir = p('replace')
-    runOk(['convert', 'inception.pb', '--out-dir', dir, '--hash', '--quiet'])
+    const own = ownDir('replace')
+    const dir = path.join(own, 'out')
+    runOk(['convert', 'inception.pb', '--out-dir', dir, '--hash', '--quiet'], own)
     const stale = fs.readdirSync(dir).find((n) => /-[0-9a-f]{8}\.dat$/.test(n))!
-    runOk(['convert', 'inception.pb', '--out-dir', dir, '--quiet'])
+    runOk(['convert', 'inception.pb', '--out-dir', dir, '--quiet'], own)
     expect(fs.existsSync(path.join(dir, stale))).toBe(false)
     expect(fs.readdirSync(dir)).toHaveLength(2 * LAYERS + 1)
-    expect(leftovers(tmp)).toEqual([])
+    expect(leftovers(own)).toEqual([])
   })
 
   it('stdout closed early by the reader (`| true`): no stack trace, the output still complete', () => {
     const q = (x: string) => `'${x.replace(/'/g, `'\\''`)}'`
-    const r = spawnSync('/bin/sh', ['-c', `${q(process.execPath)} ${q(BIN)} convert inception.pb --out-dir piped --dat-dir ref | true`], { cwd: tmp, encoding: 'utf8', timeout: 60_000 })
+    const own = ownDir('piped')
+    const r = spawnSync('/bin/sh', ['-c', `${q(process.execPath)} ${q(BIN)} convert inception.pb --out-dir out --dat-dir ../ref | true`], { cwd: own, encoding: 'utf8', timeout: 60_000 })
     expect(r.stderr).not.toContain('    at ')
     expect(r.stderr).not.toContain('EPIPE')
-    expect(fs.readdirSync(p('piped'))).toHaveLength(2 * LAYERS + 1)
+    expect(fs.readdirSync(path.join(own, 'out'))).toHaveLength(2 * LAYERS + 1)
+    expect(leftovers(own)).toEqual([])
   })
 
   it('--quiet prints nothing on success', () => {
-    const r = runOk(['convert', 'inception.pb', '--out-dir', 'quiet', '--quiet'])
+    const own = ownDir('quiet')
+    const r = runOk(['convert', 'inception.pb', '--out-dir', 'out', '--quiet'], own)
     expect(r.stdout).toBe('')
+    expect(fs.readdirSync(path.join(own, 'out'))).toHaveLength(2 * LAYERS + 1)
+    expect(leftovers(own)).toEqual([])
   })
 })
 
@@ -400,6 +423,16 @@ describe('bad inputs: one line on stderr, the earlier output untouched', () => {
   let parent: string
   let before: Map<string, Buffer>
 
+  /**
+   * A folder of the test's own, holding a copy of the earlier output `keep/` (never
+   * written to itself): changes to it and leftovers beside it are this test's.
+   */
+  function caseDir(name: string): string {
+    const dir = path.join(parent, name)
+    fs.cpSync(path.join(parent, GOOD), path.join(dir, GOOD), { recursive: true })
+    return dir
+  }
+
   beforeAll(() => {
     parent = p('bad')
     fs.mkdirSync(parent)
@@ -436,44 +469,50 @@ describe('bad inputs: one line on stderr, the earlier output untouched', () => {
   for (const [what, name, says] of cases) {
     it(`${what}: exit 1, "mpscnn: ${name}: ...", ${GOOD}/ untouched`, () => {
       const file = path.join(parent, name)
-      const r = run(['convert', file, '--out-dir', path.join(parent, GOOD)])
+      const dir = caseDir(`case-${name}`)
+      const r = run(['convert', file, '--out-dir', path.join(dir, GOOD)])
       expect(r.status, describeRun(r)).toBe(1)
       const line = expectOneErrorLine(r, file)
       expect(line.startsWith(`mpscnn: ${file}: `)).toBe(true)
       expect(line).toMatch(says)
       expect(r.stdout).toBe('')
-      expectSameTree(path.join(parent, GOOD), before)
-      expect(leftovers(parent)).toEqual([])
+      expectSameTree(path.join(dir, GOOD), before)
+      expect(leftovers(dir)).toEqual([])
     })
   }
 
   it('relative paths are named as given, and no default output folder appears', () => {
-    const r = run(['convert', 'empty.pb'], parent)
+    const dir = caseDir('relative')
+    fs.copyFileSync(path.join(parent, 'empty.pb'), path.join(dir, 'empty.pb'))
+    const r = run(['convert', 'empty.pb'], dir)
     expect(expectOneErrorLine(r, 'empty.pb')).toBe('mpscnn: empty.pb: the file is empty. Export the frozen GraphDef again')
-    expect(fs.existsSync(path.join(parent, 'empty-mpscnn'))).toBe(false)
-    expect(leftovers(parent)).toEqual([])
+    expect(fs.existsSync(path.join(dir, 'empty-mpscnn'))).toBe(false)
+    expect(leftovers(dir)).toEqual([])
   })
 
   it('a directory given as the model: exit 1, one line', () => {
-    fs.mkdirSync(path.join(parent, 'saved_model_dir'), { recursive: true })
-    const r = run(['convert', 'saved_model_dir', '--out-dir', GOOD], parent)
+    const dir = caseDir('directory')
+    fs.mkdirSync(path.join(dir, 'saved_model_dir'))
+    const r = run(['convert', 'saved_model_dir', '--out-dir', GOOD], dir)
     expect(expectOneErrorLine(r, 'saved_model_dir')).toMatch(/directory/)
-    expectSameTree(path.join(parent, GOOD), before)
+    expectSameTree(path.join(dir, GOOD), before)
+    expect(leftovers(dir)).toEqual([])
   })
 
   it('a failure after some layers were written (float16 overflow in the last layer) leaves nothing behind', () => {
-    const file = path.join(parent, 'overflow.pb')
+    const dir = caseDir('overflow')
+    const file = path.join(dir, 'overflow.pb')
     fs.writeFileSync(file, overflowModel())
     for (const extra of [[], ['--packed'], ['--hash']]) {
-      const r = run(['convert', file, '--out-dir', path.join(parent, GOOD), '--precision', 'float16', ...extra])
+      const r = run(['convert', file, '--out-dir', path.join(dir, GOOD), '--precision', 'float16', ...extra])
       expect(r.status, describeRun(r)).toBe(1)
       const line = expectOneErrorLine(r, file)
       expect(line).toMatch(/node "late\/weights": layer "late": folded weight 1000000 .* overflows float16/)
-      expectSameTree(path.join(parent, GOOD), before)
-      expect(leftovers(parent)).toEqual([])
+      expectSameTree(path.join(dir, GOOD), before)
+      expect(leftovers(dir)).toEqual([])
     }
     // The same model converts in float32.
-    runOk(['convert', file, '--out-dir', path.join(parent, 'overflow-f32'), '--quiet'])
+    runOk(['convert', file, '--out-dir', path.join(dir, 'overflow-f32'), '--quiet'])
   })
 })
 

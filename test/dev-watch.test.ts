@@ -1,10 +1,11 @@
 /**
  * Real processes: a `vite` dev server fetched over HTTP, and watch builds (vite build
  * --watch, rollup -w, webpack watch) whose conversions are counted from their log lines.
+ * "Nothing converted" is checked once a later event has been logged (a page reload, a
+ * rebuild), never after a fixed wait.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
-import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
@@ -31,15 +32,6 @@ function app(): string {
   fs.writeFileSync(path.join(dir, 'src/other.js'), 'export const x = 1\n')
   fs.writeFileSync(path.join(dir, 'index.html'), '<!doctype html><script type="module" src="/src/main.js"></script>\n')
   return dir
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo
-      s.close(() => resolve(port))
-    })
-  })
 }
 
 /** Starts a process and collects its output; `waitFor` resolves when a line matches. */
@@ -73,15 +65,17 @@ function start(cmd: string[], cwd: string) {
 }
 
 const converted = /model\.pb: 95 layers, [\d.]+ kB, converted in/
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-function writeConfig(dir: string, extra = '') {
+function writeConfig(dir: string, extra = '', plugins = '') {
   fs.writeFileSync(
     path.join(dir, 'vite.config.mjs'),
     `import mpscnn from ${JSON.stringify(path.join(repo, 'dist/plugin/vite.js'))}
-export default { logLevel: 'info', clearScreen: false, plugins: [mpscnn({ cacheDir: 'cache' })] ${extra} }\n`,
+export default { logLevel: 'info', clearScreen: false, plugins: [mpscnn({ cacheDir: 'cache' })${plugins}] ${extra} }\n`,
   )
 }
+
+/** A plugin of the fixture app's that logs when the dev server's file watcher has scanned the app (edits before that may go unseen). */
+const watcherReady = ", { name: 'watcher-ready', configureServer(s) { s.watcher.on('ready', () => s.config.logger.info('watcher ready')) } }"
 
 /** Evaluates the served module (it has no imports) and lists its tensor URLs in order. */
 async function manifestUrls(code: string): Promise<string[]> {
@@ -96,14 +90,30 @@ function f32(bytes: ArrayBuffer) {
 describe('vite dev server', () => {
   it('serves the module and every asset URL, converts on first request only, re-converts once on edit', async () => {
     const dir = app()
-    writeConfig(dir)
-    const port = await freePort()
-    const vite = start([path.join(repo, 'node_modules/vite/bin/vite.js'), '--port', String(port), '--strictPort', '--host', '127.0.0.1'], dir)
-    await vite.waitFor(/Local:/)
-    await sleep(300)
+    writeConfig(dir, '', watcherReady)
+    // Files nothing imports, one per check that Vite has logged everything so far (see
+    // `logged`); there before Vite starts watching, so that an edit is a change, not an add.
+    const marks = [1, 2, 3].map((n) => `src/mark${n}.js`)
+    for (const name of marks) fs.writeFileSync(path.join(dir, name), 'export const m = 0\n')
+    // Port 0: the system picks a free one, which Vite prints.
+    const vite = start([path.join(repo, 'node_modules/vite/bin/vite.js'), '--port', '0', '--host', '127.0.0.1'], dir)
+    const local = /Local:\s+http:\/\/127\.0\.0\.1:(\d+)\//
+    await vite.waitFor(local)
+    await vite.waitFor(/watcher ready/)
+    const base = `http://127.0.0.1:${local.exec(vite.output)![1]}`
+    /**
+     * Resolves once Vite has logged everything it did so far: the next mark file is requested
+     * and edited, and Vite's page reload for it is logged after whatever came before.
+     */
+    const logged = async () => {
+      const name = marks.shift()!
+      expect((await fetch(`${base}/${name}`)).status).toBe(200)
+      fs.writeFileSync(path.join(dir, name), 'export const m = 1\n')
+      await vite.waitFor(new RegExp(`page reload ${name.replace('.', '\\.')}`))
+    }
     // Start-up converts nothing.
+    await logged()
     expect(vite.count(converted)).toBe(0)
-    const base = `http://127.0.0.1:${port}`
     const page = await fetch(`${base}/`)
     expect(page.status).toBe(200)
     const main = await (await fetch(`${base}/src/main.js`)).text()
@@ -125,26 +135,22 @@ describe('vite dev server', () => {
       const b = await fetch(new URL(urls[2 * i + 1], base))
       expect(f32(await b.arrayBuffer())).toEqual(l.bias)
     }
-    // Unrelated edits never convert.
-    fs.writeFileSync(path.join(dir, 'src/other.js'), 'export const x = 2\n')
+    // Unrelated edits never convert: the importer of the model is edited and requested again.
     fs.appendFileSync(path.join(dir, 'src/main.js'), '// edit\n')
-    await sleep(500)
+    await vite.waitFor(/page reload src\/main\.js/)
     await (await fetch(`${base}/src/main.js`)).text()
     expect(await load()).toBe(code)
+    await logged()
     expect(vite.count(converted)).toBe(1)
     // Replacing the model converts it once more and changes the module.
     fs.writeFileSync(path.join(dir, 'src/model.pb'), second.bytes)
-    await vite.waitFor(/page reload|hmr update|\[mpscnn\].*converted/i, 1)
-    let changed = code
-    for (let i = 0; i < 50 && changed === code; i++) {
-      await sleep(100)
-      changed = await load()
-    }
+    await vite.waitFor(/page reload src\/model\.pb/)
+    const changed = await load()
     expect(changed).not.toBe(code)
     await vite.waitFor(converted, 2)
     const [newUrl] = await manifestUrls(changed)
     expect(f32(await (await fetch(new URL(newUrl, base))).arrayBuffer())).toEqual(second.layers[0].weights)
-    await sleep(300)
+    await logged()
     expect(vite.count(converted)).toBe(2)
   })
 })
@@ -158,10 +164,12 @@ describe('watch mode', () => {
     fs.appendFileSync(path.join(dir, 'src/main.js'), 'export const y = 1\n')
     await w.waitFor(builtRe, 2)
     expect(w.count(converted)).toBe(1)
-    // A changed model converts exactly once.
+    // A changed model converts exactly once: not in its rebuild again, nor in the next one.
     fs.writeFileSync(path.join(dir, 'src/model.pb'), second.bytes)
     await w.waitFor(builtRe, 3)
-    await sleep(500)
+    expect(w.count(converted)).toBe(2)
+    fs.appendFileSync(path.join(dir, 'src/main.js'), 'export const z = 1\n')
+    await w.waitFor(builtRe, 4)
     expect(w.count(converted)).toBe(2)
     return w
   }

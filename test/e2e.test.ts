@@ -15,9 +15,10 @@ import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser, ConsoleMessage, Page, Response } from 'playwright-core'
 import type { ViteDevServer } from 'vite'
-import { convertModel } from '../src/fold/convert.js'
-import { PLAYGROUND_CONFIG, PLAYGROUND_ROOT, REPO_ROOT, SAMPLE_MODEL, ensureSampleModel } from '../scripts/sample-model.js'
+import { PLAYGROUND_CONFIG, PLAYGROUND_ROOT, REPO_ROOT, SAMPLE_SCALE, SAMPLE_SEED, ensureSampleModel } from '../scripts/sample-model.js'
 import { serve } from '../scripts/serve.mjs'
+import { expectFloatsClose } from './bundlers/helpers.js'
+import { makeInceptionV3_2015 } from './helpers/inception.js'
 
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium'
 const HAVE_CHROMIUM = fs.existsSync(CHROMIUM)
@@ -31,6 +32,8 @@ interface ExpectedLayer {
   name: string
   /** Bytes of `weights_<name>.dat`. */
   weightBytes: number
+  /** Its float32 values, folded by the float64 reference. */
+  weights: Float32Array
 }
 
 let tmp: string
@@ -44,10 +47,12 @@ beforeAll(async () => {
   }
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mpscnn-e2e-'))
   const { bytes } = ensureSampleModel()
-  // The expected layers, straight from the converter (not from what the app shows).
-  const model = convertModel(bytes, { file: SAMPLE_MODEL })
-  expected = model.layers.map((l) => ({ name: l.name, weightBytes: l.weightShape.reduce((a, b) => a * b, 1) * 4 }))
-  expect(expected.length).toBeGreaterThan(90)
+  // The expected layers, from the float64 reference that generated the sample model: neither
+  // from the converter under test nor from what the app shows.
+  const reference = makeInceptionV3_2015({ scale: SAMPLE_SCALE, seed: SAMPLE_SEED })
+  expect(Buffer.from(reference.bytes).equals(bytes), 'the sample model is the reference graph').toBe(true)
+  expected = reference.layers.map((l) => ({ name: l.name, weightBytes: l.weights.byteLength, weights: l.weights }))
+  expect(expected).toHaveLength(95)
   const { chromium } = await import('playwright-core')
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -101,10 +106,17 @@ async function selectAndCheck(page: Page, layer: ExpectedLayer, click: () => Pro
   const response = page.waitForResponse(isWeightsOf(layer.name), { timeout: 30_000 })
   await click()
   const res = await response
-  expect(res.status(), res.url()).toBe(200)
-  expect((await res.body()).byteLength, res.url()).toBe(layer.weightBytes)
+  await checkWeights(res, layer)
   await checkHistogram(page, layer)
   return res
+}
+
+/** The response is the layer's weights file: its values are the reference's. */
+async function checkWeights(res: Response, layer: ExpectedLayer): Promise<void> {
+  expect(res.status(), res.url()).toBe(200)
+  const body = await res.body()
+  expect(body.byteLength, res.url()).toBe(layer.weightBytes)
+  expectFloatsClose(new Float32Array(Uint8Array.from(body).buffer), layer.weights, res.url())
 }
 
 async function checkHistogram(page: Page, layer: ExpectedLayer): Promise<void> {
@@ -201,9 +213,7 @@ describe.skipIf(!HAVE_CHROMIUM)(`playground, built with vite.build${HAVE_CHROMIU
     try {
       const response = page.waitForResponse(isWeightsOf(layer.name), { timeout: 30_000 })
       await page.goto(`${url}#${encodeURIComponent(layer.name)}`)
-      const res = await response
-      expect(res.status()).toBe(200)
-      expect((await res.body()).byteLength).toBe(layer.weightBytes)
+      await checkWeights(await response, layer)
       await checkHistogram(page, layer)
       expect(errors).toEqual([])
     } finally {

@@ -54,15 +54,16 @@ interface Conv {
   out: string
 }
 
-/** input -> Conv2D with weights `scope/weights`. */
-function conv(opts: { kh?: number; kw?: number; cin?: number; cout?: number; nchw?: boolean; scope?: string; b?: GraphBuilder; input?: string } = {}): Conv {
+/** input -> Conv2D with weights `scope/weights` (with `read`, through an Identity `scope/weights/read`, as TF 1 froze variables). */
+function conv(opts: { kh?: number; kw?: number; cin?: number; cout?: number; nchw?: boolean; scope?: string; b?: GraphBuilder; input?: string; read?: boolean } = {}): Conv {
   const { kh = 3, kw = 2, cin = 3, cout = 5, nchw = false, scope = 'conv1' } = opts
   const b = opts.b ?? new GraphBuilder()
   const input = opts.input ?? 'input'
   if (!b.has(input)) b.placeholder(input, nchw ? [1, cin, 8, 8] : [1, 8, 8, cin])
   const w = randn(kh * kw * cin * cout)
-  b.const(`${scope}/weights`, { shape: [kh, kw, cin, cout], values: w })
-  const out = b.op(`${scope}/Conv2D`, 'Conv2D', [input, `${scope}/weights`], {
+  const weights = b.const(`${scope}/weights`, { shape: [kh, kw, cin, cout], values: w })
+  const filter = opts.read ? b.op(`${weights}/read`, 'Identity', [weights]) : weights
+  const out = b.op(`${scope}/Conv2D`, 'Conv2D', [input, filter], {
     T: attr.type('DT_FLOAT'),
     strides: attr.ints(nchw ? [1, 1, 2, 1] : [1, 2, 1, 1]),
     padding: attr.s('SAME'),
@@ -381,12 +382,13 @@ describe('warnings for what cannot be folded', () => {
   })
 })
 
-it('layers come out in graph order, named after the weight constant (through Identity /read)', () => {
+it('layers come out in graph order, named after the weight constant, whose values reach the Conv2D through Identity /read', () => {
   const b = new GraphBuilder()
   b.placeholder('input', [1, 8, 8, 3])
-  conv({ b, scope: 'block/b', cout: 4 })
-  b.op('block/b/weights/read', 'Identity', ['block/b/weights'])
-  conv({ b, scope: 'block/a', cin: 4, input: 'block/b/Conv2D' })
-  const { model } = convert(b)
+  const first = conv({ b, scope: 'block/b', cout: 4, read: true })
+  const second = conv({ b, scope: 'block/a', cin: 4, input: first.out })
+  expect(b.graph().node.find((n) => n.name === first.out)!.input).toEqual(['input', 'block/b/weights/read'])
+  const { model, outputs } = convert(b)
   expect(model.layers.map((l) => l.name)).toEqual(['block_b', 'block_a'])
+  for (const [i, c] of [first, second].entries()) close(outputs[i].weights, convOracle(c.w, c.kh, c.kw, c.cin, c.cout, new Array(c.cout).fill(1)))
 })

@@ -5,21 +5,25 @@
  * come back with their buffers transferred, not copied.
  */
 import os from 'node:os'
-import { Worker } from 'node:worker_threads'
+import { threadId, Worker } from 'node:worker_threads'
 import { workerExecArgv } from '../base/worker-options.js'
 import { deserializeError, type SerializedMpscnnError } from '../base/errors.js'
 import { convertToAssets, type ConvertedAssets, type ModelSource, type PipelineOptions } from '../pipeline/convert-to-assets.js'
-
-/** Where a conversion runs: on a worker thread, or on the thread that asked for it. */
-export type Placement = 'worker' | 'this thread'
 
 interface Job {
   source: ModelSource
   file: string
   options: PipelineOptions
-  onStart?: (where: Placement) => void
   resolve: (a: ConvertedAssets) => void
   reject: (e: unknown) => void
+  observe?: (e: ConversionEvent) => void
+}
+
+/** A conversion starting or ending, on the thread given by its `threadId` (this thread's, or a worker's). */
+export interface ConversionEvent {
+  phase: 'start' | 'end'
+  file: string
+  threadId: number
 }
 
 export interface WorkerResult {
@@ -44,18 +48,20 @@ export function idle(): Promise<void> {
 
 function runInWorker(job: Job): void {
   busyWorkers++
-  job.onStart?.('worker')
   // A model in a shared model memory is shared with the worker, not copied.
   const w = new Worker(new URL('./convert-worker.js', import.meta.url), {
     workerData: { source: job.source, file: job.file, options: job.options },
     execArgv: workerExecArgv(),
   })
+  const workerId = w.threadId
+  job.observe?.({ phase: 'start', file: job.file, threadId: workerId })
   // The worker counts as free as soon as its result is in, not when its thread has exited.
   let settled = false
   const settle = (done: () => void) => {
     if (settled) return
     settled = true
     busyWorkers--
+    job.observe?.({ phase: 'end', file: job.file, threadId: workerId })
     done()
     drain()
   }
@@ -72,10 +78,12 @@ function runInWorker(job: Job): void {
 
 function runHere(job: Job): void {
   try {
-    job.onStart?.('this thread')
+    job.observe?.({ phase: 'start', file: job.file, threadId })
     job.resolve(convertToAssets(job.source, job.file, job.options))
   } catch (e) {
     job.reject(e)
+  } finally {
+    job.observe?.({ phase: 'end', file: job.file, threadId })
   }
 }
 
@@ -96,12 +104,13 @@ function drain(): void {
 }
 
 /**
- * Converts, possibly on a worker thread when other conversions are pending. `onStart`
- * learns where the conversion runs, when it starts.
+ * Converts, possibly on a worker thread when other conversions are pending. `observe`, if
+ * given, is told when this conversion starts and ends and on which thread: how a caller (a
+ * test) sees which conversions ran at the same time, and where.
  */
-export function convertScheduled(source: ModelSource, file: string, options: PipelineOptions, onStart?: (where: Placement) => void): Promise<ConvertedAssets> {
+export function convertScheduled(source: ModelSource, file: string, options: PipelineOptions, observe?: (e: ConversionEvent) => void): Promise<ConvertedAssets> {
   return new Promise((resolve, reject) => {
-    queue.push({ source, file, options: { packed: options.packed, align: options.align, precision: options.precision, maxExpansion: options.maxExpansion }, onStart, resolve, reject })
+    queue.push({ source, file, options: { packed: options.packed, align: options.align, precision: options.precision, maxExpansion: options.maxExpansion }, resolve, reject, observe })
     if (!scheduled) {
       scheduled = true
       // Let the bundler ask for its other modules first, so that they can run together.
