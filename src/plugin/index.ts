@@ -15,6 +15,8 @@ export type { MpscnnLayer, MpscnnManifest, MpscnnTensor } from '../base/manifest
 export { MpscnnError } from '../base/errors.js'
 
 export const PLUGIN_NAME = 'unplugin-mpscnn'
+/** What Rollup and Vite put before a plugin's messages; ours, where the plugin prints its own. */
+const LOG_PREFIX = `[plugin ${PLUGIN_NAME}]`
 
 export const unpluginFactory: UnpluginFactory<Options | undefined> = (rawOptions, meta) => {
   /**
@@ -89,7 +91,8 @@ export const unpluginFactory: UnpluginFactory<Options | undefined> = (rawOptions
 
     vite: {
       configResolved(config) {
-        configure(config.root, (msg) => config.logger.info(`[mpscnn] ${msg}`, { timestamp: true }))
+        // As Vite shows this.warn: `[plugin unplugin-mpscnn] ...` (no timestamp: it would add `[vite]`).
+        configure(config.root, (msg) => config.logger.info(`${LOG_PREFIX} ${msg}`))
         if (config.command === 'serve') {
           dev = new DevAssets()
           dev.setBase(config.base)
@@ -126,7 +129,7 @@ export const unpluginFactory: UnpluginFactory<Options | undefined> = (rawOptions
           root,
           options: resolveOptions(rawOptions, root),
           emitter: createEmitter('esbuild', build),
-          logInfo: level === 'info' || level === 'debug' || level === 'verbose' ? (msg) => console.error(`[mpscnn] ${msg}`) : () => {},
+          logInfo: level === 'info' || level === 'debug' || level === 'verbose' ? (msg) => console.error(`${LOG_PREFIX} ${msg}`) : () => {},
         })
       },
     },
