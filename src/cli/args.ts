@@ -16,7 +16,7 @@ export class UsageError extends Error {
   }
 }
 
-export interface Flag {
+interface Flag {
   /** Without the dashes: `out-dir`. */
   name: string
   /** One letter, without the dash. */
@@ -102,7 +102,7 @@ export function didYouMean(given: string, known: string[], prefix = ''): string 
   return best !== undefined && bestScore <= Math.max(2, Math.floor(best.length / 3)) ? ` (did you mean ${prefix}${best}?)` : ''
 }
 
-export interface Parsed {
+interface Parsed {
   /** Each given flag's value: a string for a flag with a value, true for a switch. */
   values: Record<string, string | true>
   positionals: string[]
