@@ -18,6 +18,8 @@
  *      model as `model.pb?url`.
  *   e. One Vite build of three scale-2 models (seeds 1, 2, 3) vs 3x a one-model build;
  *      every emitted .dat is compared byte for byte with the CLI's output.
+ *   f. CLI start-up: `mpscnn --version` (loading bin/mpscnn.js, the CLI bundle and its
+ *      argument parser) vs `node -e 0`, whole process: what a heavier parser would cost.
  *
  * Prints a markdown table and writes it to bench/results.md. Exit code 0 even when a
  * target is missed (this is a measurement); 1 when an output is wrong or a step fails.
@@ -626,6 +628,20 @@ await step('e. Vite build of 3 scale-2 models vs 3x a one-model build', async ()
 
 rm(CLI_OUT)
 rm(path.join(TMP, 'numpy-out'))
+
+// ---------------------------------------------------------------------------------------
+// f. CLI start-up
+// ---------------------------------------------------------------------------------------
+
+await step('f. CLI start-up: mpscnn --version vs node -e 0', async () => {
+  const { samples } = await interleave([
+    { name: 'version', run: () => timed(process.execPath, [path.join(REPO, 'bin/mpscnn.js'), '--version'], { rss: false }) },
+    { name: 'node', run: () => timed(process.execPath, ['-e', '0'], { rss: false }) },
+  ])
+  addRow('CLI start-up: `mpscnn --version` vs `node -e 0` (whole process, wall)', median(samples.version), median(samples.node), fmtMs, undefined, pairs(samples.version, samples.node))
+  keepSamples('f. mpscnn --version ms', samples.version)
+  keepSamples('f. node -e 0 ms', samples.node)
+})
 
 // ---------------------------------------------------------------------------------------
 // Report

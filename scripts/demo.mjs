@@ -3,18 +3,17 @@
  *
  * 1. generates the sample model playground/src/models/inception_v3_mini.pb (a scaled-down
  *    Inception v3, fixed seed; not committed),
- * 2. converts it with the CLI (`bin/mpscnn.js convert`) into a temporary folder and prints
- *    the layers of the manifest.json it wrote,
+ * 2. converts it with the CLI into playground/inception_v3_mini-mpscnn (printing the command,
+ *    which can be run again) and prints the layers of the manifest.json it wrote,
  * 3. builds the playground with Vite into playground/dist (serve it with `npm run playground`).
  *
  * Needs tsx (the model generator is TypeScript) and a built dist/ (the CLI and the plugin).
  */
 import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { gzipSync } from 'node:zlib'
-import { PLAYGROUND_CONFIG, PLAYGROUND_ROOT, REPO_ROOT, SAMPLE_MODEL, SAMPLE_SCALE, SAMPLE_SEED, ensureSampleModel } from './sample-model.ts'
+import { PLAYGROUND_CONFIG, PLAYGROUND_ROOT, REPO_ROOT, SAMPLE_CLI_ARGS, SAMPLE_CLI_COMMAND, SAMPLE_CLI_OUT, SAMPLE_SCALE, SAMPLE_SEED, ensureSampleModel } from './sample-model.ts'
 
 const tty = process.stdout.isTTY && !process.env.NO_COLOR
 const style = (code) => (s) => (tty ? `\x1b[${code}m${s}\x1b[0m` : s)
@@ -48,23 +47,14 @@ console.log(`   ${rel(model.file)}: Inception v3 (2015 graph) at 1/${SAMPLE_SCAL
 // 2. The CLI ----------------------------------------------------------------------------
 
 step(2, 'CLI conversion')
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mpscnn-demo-'))
-const outDir = path.join(tmp, 'inception_v3_mini-mpscnn')
-try {
-  // Run from the temporary folder, so that the CLI's own summary names a short path.
-  const args = [path.join(REPO_ROOT, 'bin', 'mpscnn.js'), 'convert', SAMPLE_MODEL, '--out-dir', path.basename(outDir)]
-  console.log(dim(`   $ cd ${tmp} && mpscnn convert ${rel(SAMPLE_MODEL)} --out-dir ${path.basename(outDir)}`))
-  const run = spawnSync(process.execPath, args, { cwd: tmp, stdio: ['ignore', 'inherit', 'inherit'] })
-  if (run.status !== 0) {
-    console.error(`demo: the CLI failed (${run.signal ?? `exit code ${run.status}`})`)
-    process.exit(1)
-  }
-  const manifest = JSON.parse(fs.readFileSync(path.join(outDir, 'manifest.json'), 'utf8'))
-  console.log()
-  printLayerTable(manifest)
-} finally {
-  fs.rmSync(tmp, { recursive: true, force: true })
+console.log(dim(`   $ ${SAMPLE_CLI_COMMAND}`))
+const run = spawnSync(process.execPath, [path.join(REPO_ROOT, 'bin', 'mpscnn.js'), ...SAMPLE_CLI_ARGS], { cwd: REPO_ROOT, stdio: ['ignore', 'inherit', 'inherit'] })
+if (run.status !== 0) {
+  console.error(`demo: the CLI failed (${run.signal ?? `exit code ${run.status}`})`)
+  process.exit(1)
 }
+console.log()
+printLayerTable(JSON.parse(fs.readFileSync(path.join(SAMPLE_CLI_OUT, 'manifest.json'), 'utf8')))
 
 // 3. The playground ---------------------------------------------------------------------
 

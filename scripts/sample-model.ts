@@ -13,6 +13,13 @@ export const PLAYGROUND_ROOT = path.join(REPO_ROOT, 'playground')
 export const PLAYGROUND_CONFIG = path.join(PLAYGROUND_ROOT, 'vite.config.ts')
 /** Where `playground/src/main.ts` imports the model from. */
 export const SAMPLE_MODEL = path.join(PLAYGROUND_ROOT, 'src', 'models', 'inception_v3_mini.pb')
+/**
+ * The demo's CLI step, run from the repository's root: what `npm run demo` prints and runs, a
+ * command to run again (its output folder stays; each run replaces it).
+ */
+export const SAMPLE_CLI_ARGS = ['convert', 'playground/src/models/inception_v3_mini.pb', '--out-dir', 'playground/inception_v3_mini-mpscnn']
+export const SAMPLE_CLI_COMMAND = `npm run mpscnn -- ${SAMPLE_CLI_ARGS.join(' ')}`
+export const SAMPLE_CLI_OUT = path.join(REPO_ROOT, SAMPLE_CLI_ARGS[3])
 /** Channel divisor (~0.4 MB of GraphDef) and PRNG seed: fixed, so the bytes never change. */
 export const SAMPLE_SCALE = 16
 export const SAMPLE_SEED = 2015

@@ -50,6 +50,27 @@ function runOk(args: string[], cwd = tmp): SpawnSyncReturns<string> {
 
 const p = (...parts: string[]) => path.join(tmp, ...parts)
 
+/**
+ * `main(args)` in this process (the same code as bin/mpscnn.js runs, from src/), with what it
+ * writes to stdout and stderr: for the many command lines that never reach a conversion.
+ */
+async function runHere(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
+  const { main } = await import('../src/cli/main.js')
+  const out = { stdout: '', stderr: '' }
+  const writes = { stdout: process.stdout.write, stderr: process.stderr.write }
+  process.stdout.write = ((chunk: string) => ((out.stdout += chunk), true)) as typeof process.stdout.write
+  process.stderr.write = ((chunk: string) => ((out.stderr += chunk), true)) as typeof process.stderr.write
+  const cwd = process.cwd()
+  try {
+    process.chdir(tmp)
+    return { status: await main(args), ...out }
+  } finally {
+    process.chdir(cwd)
+    process.stdout.write = writes.stdout
+    process.stderr.write = writes.stderr
+  }
+}
+
 function f32(buf: Buffer | Uint8Array): Float32Array {
   const copy = Uint8Array.from(buf)
   return new Float32Array(copy.buffer, 0, copy.byteLength >> 2)
@@ -292,18 +313,19 @@ describe('mpscnn convert', () => {
 })
 
 describe('--dat-dir', () => {
-  it('against the oracle files: one line per layer with zero deltas, an overall line, exit 0', () => {
+  it('against the oracle files: one line per layer with zero deltas, the verdict, exit 0', () => {
     const r = runOk(['convert', 'inception.pb', '--out-dir', 'cmp', '--dat-dir', 'ref'])
     const lines = r.stdout.trimEnd().split('\n')
-    expect(lines).toHaveLength(LAYERS + 2)
+    expect(lines).toHaveLength(LAYERS + 3)
     for (let i = 0; i < LAYERS; i++) {
-      expect(lines[i]).toBe(`${oracle[i].name}  [max delta: w=0.000000 b=0.000000]`)
+      expect(lines[i]).toBe(`${oracle[i].name}  [max delta: w=0 b=0]`)
     }
-    expect(lines[LAYERS]).toBe('max delta over all layers: 0.000000')
-    expect(lines[LAYERS + 1]).toMatch(/^inception\.pb: 95 layers/)
+    expect(lines[LAYERS]).toBe('max delta over all layers: 0')
+    expect(lines[LAYERS + 1]).toBe('95 of 95 layers within 1e-3 of the reference')
+    expect(lines[LAYERS + 2]).toMatch(/^inception\.pb: 95 layers/)
   })
 
-  it('with a perturbed reference: reports that layer\'s delta and the overall one, and exits 3', () => {
+  it('with a perturbed reference: that layer\'s delta in exponent form, the overall one, exit 3; a missing file is "not in the reference", a file of another size a difference', () => {
     fs.cpSync(p('ref'), p('ref2'), { recursive: true })
     const victim = oracle[37]
     const w = Float32Array.from(victim.weights)
@@ -318,13 +340,15 @@ describe('--dat-dir', () => {
     const r = run(['convert', 'inception.pb', '--out-dir', 'cmp2', '--dat-dir', 'ref2'])
     expect(r.status, describeRun(r)).toBe(3)
     const lines = r.stdout.trimEnd().split('\n')
-    expect(lines).toContain(`${victim.name}  [max delta: w=0.250000 b=0.000000]`)
-    expect(lines).toContain(`${oracle[5].name}  [max delta: w=0.000000 b=0.125000]`)
-    expect(lines).toContain(`${oracle[90].name}  [max delta: w=0.000000 b=missing or wrong size]`)
-    expect(lines).toContain(`${oracle[91].name}  [max delta: w=missing or wrong size b=0.000000]`)
-    expect(lines).toContain(`${oracle[0].name}  [max delta: w=0.000000 b=0.000000]`)
+    expect(lines).toContain(`${victim.name}  [max delta: w=2.5e-1 b=0]`)
+    expect(lines).toContain(`${oracle[5].name}  [max delta: w=0 b=1.25e-1]`)
+    expect(lines).toContain(`${oracle[90].name}  [max delta: w=0 b=not in the reference]`)
+    expect(lines).toContain(`${oracle[91].name}  [max delta: w=8 bytes, ${oracle[91].weights.length * 4} expected b=0]`)
+    expect(lines).toContain(`${oracle[0].name}  [max delta: w=0 b=0]`)
     expect(lines.filter((l) => l.includes('[max delta:'))).toHaveLength(LAYERS)
-    expect(lines.some((l) => l.startsWith('max delta over all layers: '))).toBe(true)
+    expect(lines).toContain('max delta over all layers: 2.5e-1')
+    expect(lines).toContain(`3 layers differ from the reference by more than 1e-3 or in size: "${oracle[5].name}", "${victim.name}" and "${oracle[91].name}"`)
+    expect(lines).toContain(`1 layer not in the reference (not compared): "${oracle[90].name}"`)
   })
 
   it('with only the perturbed weight: the overall line carries its delta', () => {
@@ -335,8 +359,52 @@ describe('--dat-dir', () => {
     writeDat(p('ref3', `weights_${victim.name}.dat`), w)
     const r = run(['convert', 'inception.pb', '--out-dir', 'cmp3', '--dat-dir', 'ref3'])
     expect(r.status).toBe(3)
-    expect(r.stdout).toContain(`\n${victim.name}  [max delta: w=0.500000 b=0.000000]\n`)
-    expect(r.stdout).toContain('\nmax delta over all layers: 0.500000\n')
+    expect(r.stdout).toContain(`\n${victim.name}  [max delta: w=5e-1 b=0]\n`)
+    expect(r.stdout).toContain('\nmax delta over all layers: 5e-1\n')
+  })
+
+  it('a delta within tolerance keeps its magnitude (3.8e-7, not 0.000000), and a reference lacking some layers exits 4', () => {
+    fs.cpSync(p('ref'), p('ref4'), { recursive: true })
+    const victim = oracle[10]
+    const w = Float32Array.from(victim.weights)
+    const k = w.findIndex((x) => Math.abs(x) > 0.01 && Math.abs(x) < 0.5)
+    const bumped = Math.fround(w[k] + 3.8e-7)
+    w[k] = bumped
+    writeDat(p('ref4', `weights_${victim.name}.dat`), w)
+    const delta = Math.abs(bumped - victim.weights[k])
+    expect(delta).toBeGreaterThan(1e-7)
+    const shown = delta.toExponential(2).replace(/\.?0+e/, 'e')
+    const whole = run(['convert', 'inception.pb', '--out-dir', 'cmp4', '--dat-dir', 'ref4'])
+    expect(whole.status, describeRun(whole)).toBe(0)
+    expect(whole.stdout).toContain(`\n${victim.name}  [max delta: w=${shown} b=0]\n`)
+    expect(whole.stdout).toContain(`\nmax delta over all layers: ${shown}\n`)
+
+    for (const l of oracle.slice(80, 83)) fs.rmSync(p('ref4', `weights_${l.name}.dat`))
+    fs.rmSync(p('ref4', `bias_${oracle[83].name}.dat`))
+    const partial = run(['convert', 'inception.pb', '--out-dir', 'cmp4', '--dat-dir', 'ref4'])
+    expect(partial.status, describeRun(partial)).toBe(4)
+    expect(partial.stdout).toContain(`\n${oracle[80].name}  [max delta: w=not in the reference b=0]\n`)
+    expect(partial.stdout).toContain(`\n4 layers not in the reference (not compared): "${oracle[80].name}", "${oracle[81].name}", "${oracle[82].name}" and 1 more\n`)
+    expect(partial.stdout).toContain('\n91 of 95 layers within 1e-3 of the reference\n')
+    expect(partial.stdout).not.toContain('differ')
+  })
+
+  it('a reference folder that does not exist, is a file, or holds none of the layers: one error naming it, exit 1, nothing written', () => {
+    fs.mkdirSync(p('unrelated'))
+    fs.writeFileSync(p('unrelated', 'weights_other.dat'), new Uint8Array(16))
+    const cases: [string, string][] = [
+      [p('nonexistent'), 'the reference folder (--dat-dir) does not exist'],
+      ['inception.pb', 'the reference folder (--dat-dir) is a file, not a folder'],
+      ['unrelated', "the reference folder (--dat-dir) holds none of the model's 190 files (weights_conv.dat, bias_conv.dat, ...)"],
+    ]
+    for (const [ref, says] of cases) {
+      const r = run(['convert', 'inception.pb', '--out-dir', 'cmp5', '--dat-dir', ref])
+      expect(r.status, describeRun(r)).toBe(1)
+      expect(r.stdout).toBe('')
+      expect(r.stderr.replace(/^mpscnn: warning: .*\n/gm, '')).toBe(`mpscnn: ${ref}: ${says}. Give --dat-dir the folder that holds weights_<layer>.dat and bias_<layer>.dat${ref === 'unrelated' ? ' of this model' : ''}\n`)
+      expect(fs.existsSync(p('cmp5'))).toBe(false)
+      expect(leftovers(tmp)).toEqual([])
+    }
   })
 })
 
@@ -532,30 +600,85 @@ describe('other commands', () => {
     expect(again.stdout).toContain('removed 0 cache entries')
   })
 
-  it('an unknown option: exit 2 with the usage', () => {
-    const r = run(['convert', 'inception.pb', '--frobnicate'])
+  it('an unknown option: exit 2, the nearest known option and the usage on stderr, nothing on stdout', async () => {
+    const r = run(['convert', 'inception.pb', '--out-dri', 'x'])
     expect(r.status).toBe(2)
-    expect(r.stderr.startsWith('mpscnn: unknown option --frobnicate\nUsage:\n')).toBe(true)
-    expect(r.stderr).toContain('mpscnn convert <model.pb|model.pbtxt> [options]')
-    expect(r.stderr).not.toContain('    at ')
+    expect(r.stdout).toBe('')
+    expect(r.stderr).toBe('mpscnn: unknown option --out-dri (did you mean --out-dir?)\nUsage:\n  mpscnn convert <model.pb|model.pbtxt> [options]\nRun "mpscnn convert --help" for the options and examples.\n')
+    expect((await runHere(['convert', 'inception.pb', '--pakced'])).stderr).toMatch(/^mpscnn: unknown option --pakced \(did you mean --packed\?\)\n/)
+    expect((await runHere(['convert', 'inception.pb', '--precison', 'float16'])).stderr).toMatch(/^mpscnn: unknown option --precison \(did you mean --precision\?\)\n/)
+    expect((await runHere(['cache', 'clean', '--cache-dri', 'x'])).stderr).toMatch(/^mpscnn: unknown option --cache-dri \(did you mean --cache-dir\?\)\n/)
+    expect((await runHere(['convrt', 'inception.pb'])).stderr).toMatch(/^mpscnn: unknown command "convrt" \(did you mean convert\?\)\n/)
+    // Nothing near: no suggestion.
+    const far = await runHere(['convert', 'inception.pb', '--frobnicate'])
+    expect(far.stderr).toMatch(/^mpscnn: unknown option --frobnicate\nUsage:\n/)
+    expect(far.stderr).not.toContain('    at ')
     expect(fs.existsSync(p('inception-mpscnn'))).toBe(false)
   })
 
-  it('bad option values and commands: exit 2 with the usage', () => {
-    for (const args of [['convert', 'inception.pb', '--align', '100'], ['convert', 'inception.pb', '--precision', 'float64'], ['convert', 'inception.pb', '--max-expansion', '0.5'], ['convert', 'inception.pb', '--max-expansion=many'], ['convert', 'inception.pb', '--out-dir'], ['convert'], ['frobnicate'], ['cache', 'clean', '--nope']]) {
-      const r = run(args)
+  it('bad option values and commands: exit 2 with the usage on stderr', async () => {
+    const cases: [string[], RegExp][] = [
+      [['convert', 'inception.pb', '--align', '100'], /--align must be a power of two/],
+      [['convert', 'inception.pb', '--precision', 'float64'], /--precision must be float32 or float16/],
+      [['convert', 'inception.pb', '--max-expansion', '0.5'], /--max-expansion must be a number of at least 1/],
+      [['convert', 'inception.pb', '--max-expansion=many'], /--max-expansion must be a number of at least 1/],
+      [['convert', 'inception.pb', '--out-dir'], /--out-dir needs a value/],
+      [['convert', 'inception.pb', '--out-dir', '--packed'], /--out-dir needs a value/],
+      [['convert', 'inception.pb', '--packed=yes'], /--packed takes no value/],
+      [['convert'], /convert needs a model file/],
+      [['convert', 'a.pb', 'b.pb'], /one model at a time/],
+      [['frobnicate'], /unknown command "frobnicate"/],
+      [['cache'], /cache needs a command: clean/],
+      [['cache', 'purge'], /unknown command "cache purge"/],
+      [['cache', 'clean', '--nope'], /unknown option --nope/],
+      [[], /no command given/],
+    ]
+    for (const [args, says] of cases) {
+      const r = await runHere(args)
       expect(r.status, args.join(' ')).toBe(2)
-      expect(r.stderr).toMatch(/^mpscnn: .+\nUsage:\n/)
+      expect(r.stdout, args.join(' ')).toBe('')
+      expect(r.stderr, args.join(' ')).toMatch(/^mpscnn: .+\nUsage:\n  mpscnn .*\n(  mpscnn .*\n)*Run "mpscnn( \w+)* --help" for the options and examples\.\n$/)
+      expect(r.stderr.split('\n')[0], args.join(' ')).toMatch(says)
     }
   })
 
-  it('--help and --version', () => {
-    const h = runOk(['--help'])
-    expect(h.stdout).toContain('Usage:')
+  it('--help and -h of every command and subcommand: its usage, options and examples on stdout, exit 0', async () => {
+    const helps: [string[], string, string[]][] = [
+      [['--help'], 'mpscnn convert <model.pb|model.pbtxt> [options]', ['convert', 'cache', '--version']],
+      [['help'], 'mpscnn cache clean [--cache-dir DIR]', ['convert', 'cache']],
+      [['convert', '--help'], 'mpscnn convert <model.pb|model.pbtxt> [options]', ['--out-dir DIR', '--dat-dir REF', '--packed', '--align N', '--hash', '--precision P', '--quiet', 'Exit status:', '  4  --dat-dir']],
+      [['convert', 'inception.pb', '-h', '--frobnicate'], 'mpscnn convert <model.pb|model.pbtxt> [options]', ['--out-dir DIR']],
+      [['help', 'convert'], 'mpscnn convert <model.pb|model.pbtxt> [options]', ['--dat-dir REF']],
+      [['cache', '--help'], 'mpscnn cache clean [--cache-dir DIR]', ['clean']],
+      [['cache', 'clean', '-h'], 'mpscnn cache clean [--cache-dir DIR]', ['--cache-dir DIR', 'NOT_A_CACHE']],
+      [['help', 'cache', 'clean'], 'mpscnn cache clean [--cache-dir DIR]', ['--cache-dir DIR']],
+    ]
+    for (const [args, usage, mentions] of helps) {
+      const r = await runHere(args)
+      expect(r.status, args.join(' ')).toBe(0)
+      expect(r.stderr, args.join(' ')).toBe('')
+      expect(r.stdout.startsWith(`Usage:\n  ${usage}\n`) || r.stdout.includes(`\n  ${usage}\n`), args.join(' ')).toBe(true)
+      for (const m of [...mentions, '-h, --help', 'Examples:\n  # ']) expect(r.stdout, `${args.join(' ')}: ${m}`).toContain(m)
+    }
+    expect(fs.existsSync(p('inception-mpscnn'))).toBe(false)
+  })
+
+  it('the built CLI: --help and -h on stdout with exit 0, no arguments a usage error on stderr with exit 2', () => {
+    for (const args of [['convert', '--help'], ['convert', '-h'], ['cache', 'clean', '--help']]) {
+      const r = runOk(args)
+      expect(r.stdout, args.join(' ')).toMatch(/^Usage:\n  mpscnn /)
+      expect(r.stderr).toBe('')
+    }
+    const none = run([])
+    expect(none.status).toBe(2)
+    expect(none.stdout).toBe('')
+    expect(none.stderr).toMatch(/^mpscnn: no command given\nUsage:\n/)
+  })
+
+  it('--version', () => {
     const v = runOk(['--version'])
     const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }
     expect(v.stdout).toBe(`${pkg.version}\n`)
-    expect(run([]).status).toBe(2)
   })
 })
 

@@ -237,6 +237,36 @@ describe('files that are not a frozen GraphDef', () => {
     expectRefused(Uint8Array.from([0x50, 0x4b, 0x03, 0x04, 20, 0, 0, 0, 8, 0]), 'a.pb', { code: 'NOT_GRAPHDEF', node: null, says: [/archive/, /Extract/] })
   })
 
+  it('an HTML page saved as .pb: NOT_GRAPHDEF naming it, also after a BOM and whitespace, in any case', () => {
+    const pages = [
+      '<!doctype html>\n<html><head><title>inception_v3.pb</title></head><body>Download</body></html>\n',
+      '\ufeff\r\n  <!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01//EN">\n<html></html>',
+      '\n\n<html lang="en">\n<body>404 Not Found</body></html>',
+      '<HTML>\n<BODY>x</BODY></HTML>',
+    ]
+    for (const page of pages) {
+      for (const file of ['models/inception_v3.pb', 'models/inception_v3.pbtxt']) {
+        expectRefused(bytes(page), file, { code: 'NOT_GRAPHDEF', node: null, says: [/this is an HTML page, not a TensorFlow GraphDef/, /download the raw \.pb file/] })
+      }
+    }
+  })
+
+  it('a plain text file: NOT_GRAPHDEF quoting how it starts, not a syntax error about its first word', () => {
+    expectRefused(bytes('hello world\nthis is not a model\n'), 'notes.pb', { code: 'NOT_GRAPHDEF', node: null, says: [/this is a text file, not a GraphDef \(it starts with "hello world"\)/] })
+    expectRefused(bytes('  Model card for Inception v3, trained on ImageNet 2012 by Google\n'), 'README.pbtxt', { code: 'NOT_GRAPHDEF', node: null, says: [/\(it starts with "Model card for Inception v3, t \.\.\."\)/] })
+    expectRefused(bytes('1. Download the model\n2. Convert it\n'), 'steps.pb', { code: 'NOT_GRAPHDEF', node: null, says: [/text file.*"1\. Download the model"/] })
+  })
+
+  it('text format that starts with a comment, a BOM or any GraphDef field still converts', () => {
+    const text = formatGraphDefText(goodGraph().graph())
+    for (const head of ['# exported by tf.io.write_graph\n# hello world\n', '\ufeff', '\n\t ']) {
+      expect(convertAll(bytes(head + text), 'good.pbtxt'), JSON.stringify(head)).toBeGreaterThan(0)
+    }
+    for (const lead of ['versions { producer: 27 }\n', 'library { }\n', 'version: 3\n', 'debug_info { }\n']) {
+      expect(convertAll(bytes(lead + text), 'good.pbtxt'), lead).toBeGreaterThan(0)
+    }
+  })
+
   it('binary garbage that is not a protobuf: NOT_PROTOBUF', () => {
     // Field number 0 is never valid.
     expectRefused(Uint8Array.from([0x00, 0x01, 0x02, 0x03, 0x80, 0x90]), 'noise.pb', { code: 'NOT_PROTOBUF', node: null, says: [/not a TensorFlow GraphDef/, /field number 0/] })

@@ -11,3 +11,8 @@ export function formatNames(names: string[], shown = 3): string {
   if (names.length <= shown) return quoted.length > 1 ? `${quoted.slice(0, -1).join(', ')} and ${quoted.at(-1)}` : quoted.join('')
   return `${quoted.join(', ')} and ${names.length - shown} more`
 }
+
+/** `1 layer`, `95 layers`, `1 cache entry`, `2 cache entries`: a count and its noun, in agreement. */
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`
+}

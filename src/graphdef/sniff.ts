@@ -60,7 +60,53 @@ export function sniffModel(bytes: Uint8Array, file: string): Sniffed {
       })
     }
   }
-  return looksLikeText(bytes) && startsLikeTextFormat(bytes) ? 'text' : 'binary'
+  if (isHtml(bytes)) {
+    throw new MpscnnError('NOT_GRAPHDEF', file, 'this is an HTML page, not a TensorFlow GraphDef', {
+      hint: 'It was saved from a web page (a download page, an error page or a Git host\'s file view): download the raw .pb file',
+    })
+  }
+  if (!looksLikeText(bytes)) return 'binary'
+  // Printable through and through: a binary GraphDef would have a tag byte below 32 within
+  // its first bytes, its first byte being a tag, 0x0a for a node ("\n": a cut one stays binary).
+  const plainText = !startsLikeTextFormat(bytes) && bytes.length >= 4 && bytes[0] !== 0x0a
+  const first = firstWord(bytes)
+  if (plainText || (first !== undefined && !GRAPHDEF_TEXT_FIELDS.has(first))) {
+    throw new MpscnnError('NOT_GRAPHDEF', file, `this is a text file, not a GraphDef (it starts with ${JSON.stringify(firstLine(bytes))})`, {
+      hint: 'Point it at a frozen GraphDef: a binary .pb, or a .pbtxt written by tf.io.write_graph(..., as_text=True)',
+    })
+  }
+  return startsLikeTextFormat(bytes) ? 'text' : 'binary'
+}
+
+/** Where the text starts: after a UTF-8 byte order mark and whitespace. */
+function textStart(bytes: Uint8Array): number {
+  let i = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0
+  while (i < bytes.length && (bytes[i] === 32 || bytes[i] === 9 || bytes[i] === 10 || bytes[i] === 13)) i++
+  return i
+}
+
+/** `<!DOCTYPE html`, `<html` (any case), after a byte order mark and whitespace. */
+function isHtml(bytes: Uint8Array): boolean {
+  const i = textStart(bytes)
+  const head = new TextDecoder().decode(bytes.subarray(i, i + 14)).toLowerCase()
+  return head.startsWith('<!doctype html') || /^<html[\s>]/.test(head) || head === '<html'
+}
+
+/** The fields a text-format GraphDef can start with. */
+const GRAPHDEF_TEXT_FIELDS = new Set(['node', 'versions', 'library', 'version', 'debug_info'])
+
+/** The identifier text format starts with, or undefined when it starts with a comment or `[extension]`. */
+function firstWord(bytes: Uint8Array): string | undefined {
+  const i = textStart(bytes)
+  const m = /^[A-Za-z_][A-Za-z0-9_]*/.exec(new TextDecoder().decode(bytes.subarray(i, i + 64)))
+  return m?.[0]
+}
+
+/** The first line of text, cut at 30 characters, for a message. */
+function firstLine(bytes: Uint8Array): string {
+  const i = textStart(bytes)
+  const line = new TextDecoder().decode(bytes.subarray(i, i + 120)).split(/\r?\n/)[0].trimEnd()
+  return line.length > 30 ? `${line.slice(0, 30)} ...` : line
 }
 
 /** The error for bytes that cannot be a binary GraphDef's protobuf encoding. */
@@ -99,9 +145,7 @@ export function sniffHead(head: Uint8Array, file: string, path = file): void {
  * couple of bytes ("\n2\n" is a binary file cut after 3 bytes, not text).
  */
 function startsLikeTextFormat(bytes: Uint8Array): boolean {
-  let i = 0
-  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) i = 3
-  while (i < bytes.length && (bytes[i] === 32 || bytes[i] === 9 || bytes[i] === 10 || bytes[i] === 13)) i++
+  const i = textStart(bytes)
   if (i === bytes.length) return false
   const c = bytes[i]
   return c === 0x23 || c === 0x5b || c === 0x5f || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a)

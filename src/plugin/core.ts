@@ -11,7 +11,7 @@ import { manifestDts } from '../emit/manifest.js'
 import { outputAffectingOptions, type ResolvedOptions } from './options.js'
 import { entryKey, hasEntry, indexedDigest, readEntry, recordDigest, removeAbandoned, sameStamp, stampOf, writeEntry, type FileStamp } from '../io/cache.js'
 import { CONVERTER_VERSION } from '../base/version.js'
-import { formatBytes } from '../base/format.js'
+import { formatBytes, plural } from '../base/format.js'
 
 /**
  * This process's own path index: what the on-disk one does not trust yet (a file
@@ -124,6 +124,6 @@ export async function loadModel(file: string, options: ResolvedOptions, root: st
     let total = 0
     for (const f of assets.files.values()) total += f.byteLength
     const how = fromCache ? 'from cache' : 'converted'
-    return { assets, fromCache, summary: `${path.basename(file)}: ${assets.plan.layers.length} layers, ${formatBytes(total)}, ${how} in ${Math.round(ms)} ms` }
+    return { assets, fromCache, summary: `${path.basename(file)}: ${plural(assets.plan.layers.length, 'layer')}, ${formatBytes(total)}, ${how} in ${Math.round(ms)} ms` }
   }
 }

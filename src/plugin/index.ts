@@ -18,6 +18,8 @@ export type { MpscnnLayer, MpscnnManifest, MpscnnTensor } from '../base/manifest
 export { MpscnnError } from '../base/errors.js'
 
 export const PLUGIN_NAME = 'unplugin-mpscnn'
+/** What Rollup and Vite put before a plugin's messages; ours, where the plugin prints its own. */
+const LOG_PREFIX = `[plugin ${PLUGIN_NAME}]`
 
 /** Appended to webpack's asset size warning when it lists weight files. */
 const ASSET_SIZE_HINT = `[${PLUGIN_NAME}] The .dat files are model weights, fetched when the app loads a layer, not with the page. To leave them out of the size check: performance: { assetFilter: (file) => !/\\.(dat|map)$/.test(file) }`
@@ -102,7 +104,8 @@ export const unpluginFactory: UnpluginFactory<Options | undefined> = (rawOptions
 
     vite: {
       configResolved(config) {
-        configure(config.root, (msg) => config.logger.info(`[mpscnn] ${msg}`, { timestamp: true }))
+        // As Vite shows this.warn: `[plugin unplugin-mpscnn] ...` (no timestamp: it would add `[vite]`).
+        configure(config.root, (msg) => config.logger.info(`${LOG_PREFIX} ${msg}`))
         if (config.command === 'serve') {
           dev = new DevAssets()
           dev.setBase(config.base)
@@ -153,7 +156,7 @@ export const unpluginFactory: UnpluginFactory<Options | undefined> = (rawOptions
           root,
           options: resolveOptions(rawOptions, root),
           emitter: createEmitter('esbuild', build),
-          logInfo: level === 'info' || level === 'debug' || level === 'verbose' ? (msg) => console.error(`[mpscnn] ${msg}`) : () => {},
+          logInfo: level === 'info' || level === 'debug' || level === 'verbose' ? (msg) => console.error(`${LOG_PREFIX} ${msg}`) : () => {},
         })
       },
     },
