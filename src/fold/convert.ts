@@ -39,6 +39,9 @@ export interface ConvertedModel {
   precision: Precision
   /** Layer descriptions, in graph order, known before any weight is laid out. */
   layers: LayerInfo[]
+  /** The graph and the layer plans, for the network description (src/network). */
+  graph: Graph
+  plans: LayerPlan[]
   warnings: string[]
   /** Bytes of working memory the SIMD layout of the largest layer needs (see fold/simd.ts). */
   layoutRegion: number
@@ -104,6 +107,8 @@ export function convertModel(bytes: Uint8Array, options: ConvertOptions): Conver
   return {
     precision,
     layers: plan.layers.map((p) => p.info),
+    graph,
+    plans: plan.layers,
     warnings: plan.warnings,
     layoutRegion: plan.layers.reduce((m, p) => Math.max(m, regionSize(p.K, p.info.outputChannels)), 0),
     *outputs() {
@@ -113,7 +118,7 @@ export function convertModel(bytes: Uint8Array, options: ConvertOptions): Conver
     job(i) {
       const p = plan.layers[i]
       const raw = p.weights.raw
-      if (!raw || raw.buffer !== bytes.buffer) return undefined
+      if (!raw || raw.buffer !== bytes.buffer || p.inputOrder) return undefined
       return { layer: i, srcOffset: raw.byteOffset, K: p.K, O: p.info.outputChannels, rows: p.layout === 'rows', scale: p.scale, bias: Float32Array.from(p.bias) }
     },
   }
