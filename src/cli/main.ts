@@ -24,7 +24,8 @@ import { Worker } from 'node:worker_threads'
 import { workerExecArgv } from '../base/worker-options.js'
 import type { WorkerInit, WorkerJob, WorkerReply, WorkerRun } from '../parallel/layout-worker.js'
 import { jobQueueEnds, takeJob } from '../parallel/job-queue.js'
-import { resolveOptions } from '../plugin/options.js'
+import { resolveNetworkOptions, resolveOptions, type NetworkSettings } from '../plugin/options.js'
+import { buildNetwork } from '../network/index.js'
 
 const USAGE = `Usage:
   mpscnn convert <model.pb|model.pbtxt> [options]
@@ -35,6 +36,9 @@ const USAGE = `Usage:
       --hash               content-hashed file names (weights_<layer>-<hash>.dat)
       --precision P        float32 (default) or float16 weights
       --quiet              print nothing but errors
+      --input-shape H,W,C  the network input's size, where the graph leaves it unknown
+      --outputs A,B        the network's outputs (TF node names; default: the graph's sinks)
+      --layers-only        no network description in manifest.json, layers and weights only
   mpscnn cache clean [--cache-dir DIR]
       empty the build cache (default: node_modules/.cache/unplugin-mpscnn)
   mpscnn --help | --version`
@@ -50,10 +54,12 @@ interface ConvertArgs {
   precision: Precision
   align: number
   quiet: boolean
+  network: NetworkSettings
 }
 
 function parseConvert(argv: string[]): ConvertArgs {
-  const a: ConvertArgs = { model: '', packed: false, hash: false, precision: 'float32', align: 256, quiet: false }
+  const a: ConvertArgs = { model: '', packed: false, hash: false, precision: 'float32', align: 256, quiet: false, network: { network: true, inputShape: undefined, outputs: undefined } }
+  const net: Parameters<typeof resolveNetworkOptions>[0] = {}
   const value = (i: number, flag: string) => {
     const v = argv[i + 1]
     if (v === undefined || v.startsWith('--')) throw new UsageError(`${flag} needs a value`)
@@ -69,6 +75,9 @@ function parseConvert(argv: string[]): ConvertArgs {
       case '--packed': a.packed = true; break
       case '--hash': a.hash = true; break
       case '--quiet': a.quiet = true; break
+      case '--layers-only': net.network = false; break
+      case '--input-shape': net.inputShape = take().split(',').map(Number) as unknown as [number, number, number]; break
+      case '--outputs': net.outputs = take().split(','); break
       case '--precision': {
         const p = take()
         if (p !== 'float32' && p !== 'float16') throw new UsageError(`--precision must be float32 or float16, not ${JSON.stringify(p)}`)
@@ -88,6 +97,11 @@ function parseConvert(argv: string[]): ConvertArgs {
     }
   }
   if (!a.model) throw new UsageError('convert needs a model file')
+  try {
+    a.network = resolveNetworkOptions(net, (k) => ({ network: '--layers-only', inputShape: '--input-shape', outputs: '--outputs' })[k]!)
+  } catch (e) {
+    throw new UsageError((e as Error).message.replace(/^unplugin-mpscnn: /, ''))
+  }
   return a
 }
 
@@ -278,6 +292,8 @@ async function convert(a: ConvertArgs): Promise<number> {
 async function convertWith(a: ConvertArgs, m: ModelMemory, helper: LayoutHelper | undefined, t0: number): Promise<number> {
   const file = a.model
   const model = convertModel(m.bytes, { file, precision: a.precision, transient: true })
+  // Before any layout: a fully connected layer after an NCHW flatten gets its inputs permuted.
+  const network = a.network.network ? buildNetwork(model.graph, file, model.plans, a.network) : undefined
   trace('parse and plan')
   const digest = helper ? helper.sha256 : Promise.resolve(createHash('sha256').update(m.bytes).digest('hex'))
   attachLayout(m, model.layoutRegion)
@@ -365,7 +381,7 @@ async function convertWith(a: ConvertArgs, m: ModelMemory, helper: LayoutHelper 
       fs.renameSync(packedPath, path.join(tmp, hashName(name, h)))
     }
     for (const l of plan.layers) for (const t of [l.weights, l.bias]) t.file = hashed.get(t.file) ?? t.file
-    fs.writeFileSync(path.join(tmp, 'manifest.json'), manifestJson({ source: path.basename(file), sha256: await digest, precision: model.precision }, plan))
+    fs.writeFileSync(path.join(tmp, 'manifest.json'), manifestJson({ source: path.basename(file), sha256: await digest, precision: model.precision }, plan, network))
     swapInto(tmp, outDir)
     trace('manifest written, output in place')
   } catch (e) {

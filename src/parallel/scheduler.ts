@@ -97,7 +97,7 @@ function drain(): void {
 /** Converts, possibly on a worker thread when other conversions are pending. */
 export function convertScheduled(source: ModelSource, file: string, options: PipelineOptions): Promise<ConvertedAssets> {
   return new Promise((resolve, reject) => {
-    queue.push({ source, file, options: { packed: options.packed, align: options.align, precision: options.precision }, resolve, reject })
+    queue.push({ source, file, options: { packed: options.packed, align: options.align, precision: options.precision, network: options.network }, resolve, reject })
     if (!scheduled) {
       scheduled = true
       // Let the bundler ask for its other modules first, so that they can run together.

@@ -11,7 +11,7 @@ import { resolveOptions, type Options, type ResolvedOptions } from './options.js
 import { DevAssets } from './dev-server.js'
 
 export type { Options } from './options.js'
-export type { MpscnnLayer, MpscnnManifest, MpscnnTensor } from '../base/manifest-types.js'
+export type { MpscnnLayer, MpscnnManifest, MpscnnNetwork, MpscnnNetworkNode, MpscnnTensor } from '../base/manifest-types.js'
 export { MpscnnError } from '../base/errors.js'
 
 export const PLUGIN_NAME = 'unplugin-mpscnn'
@@ -83,7 +83,7 @@ export const unpluginFactory: UnpluginFactory<Options | undefined> = (rawOptions
           state.emitter ??= createEmitter(meta.framework)
           urlOf = state.emitter.emitAll(this, file, files, state.options.hash)
         }
-        return { code: manifestModule(header, plan, urlOf), map: { mappings: '' } }
+        return { code: manifestModule(header, plan, urlOf, model.assets.network), map: { mappings: '' } }
       },
     },
 

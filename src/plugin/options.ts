@@ -64,6 +64,47 @@ export interface Options {
    * @default false
    */
   quiet?: boolean
+  /**
+   * Describe the whole network in the manifest (`manifest.network`: images, inputs with
+   * their preprocessing, outputs, and every MPS encode in order; see docs/network.md). A
+   * graph with an op that has no MPS counterpart on the way from its input to its outputs
+   * is then refused (UNSUPPORTED_OP). `false`: layers and weights only.
+   * @default true
+   */
+  network?: boolean
+  /**
+   * `[height, width, channels]` of the network input, for a placeholder whose shape leaves
+   * them unknown (e.g. `[-1, -1, -1, 3]`). Needed only then.
+   * @default undefined (the placeholder's shape)
+   */
+  inputShape?: readonly [number, number, number]
+  /**
+   * The network's outputs: TF node names (`node` or `node:k`).
+   * @default undefined (the graph's sinks: nodes whose value nobody reads)
+   */
+  outputs?: readonly string[]
+}
+
+/** What shapes the network description. */
+export interface NetworkSettings {
+  network: boolean
+  inputShape: number[] | undefined
+  outputs: string[] | undefined
+}
+
+/** Validates the network options (for the plugin and the CLI). */
+export function resolveNetworkOptions(o: Pick<Options, 'network' | 'inputShape' | 'outputs'>, name = (k: string) => `option ${k}`): NetworkSettings {
+  const network = o.network ?? true
+  if (typeof network !== 'boolean') throw new TypeError(`unplugin-mpscnn: ${name('network')} must be true or false, got ${JSON.stringify(network)}`)
+  const shape = o.inputShape
+  if (shape !== undefined && (!Array.isArray(shape) || shape.length !== 3 || !shape.every((d) => Number.isSafeInteger(d) && d > 0))) {
+    throw new TypeError(`unplugin-mpscnn: ${name('inputShape')} must be [height, width, channels], three positive integers, got ${JSON.stringify(shape)}`)
+  }
+  const outputs = o.outputs
+  if (outputs !== undefined && (!Array.isArray(outputs) || outputs.length === 0 || !outputs.every((s) => typeof s === 'string' && s.length > 0 && !s.startsWith('^')))) {
+    throw new TypeError(`unplugin-mpscnn: ${name('outputs')} must be a non-empty list of node names, got ${JSON.stringify(outputs)}`)
+  }
+  return { network, inputShape: shape ? [...shape] : undefined, outputs: outputs ? [...outputs] : undefined }
 }
 
 export interface ResolvedOptions {
@@ -78,6 +119,7 @@ export interface ResolvedOptions {
   cacheDir: string
   cacheMaxBytes: number
   quiet: boolean
+  network: NetworkSettings
 }
 
 export function resolveOptions(options: Options = {}, root = process.cwd()): ResolvedOptions {
@@ -101,10 +143,11 @@ export function resolveOptions(options: Options = {}, root = process.cwd()): Res
     cacheDir: path.resolve(root, options.cacheDir ?? 'node_modules/.cache/unplugin-mpscnn'),
     cacheMaxBytes: options.cacheMaxBytes ?? 2 ** 31,
     quiet: options.quiet ?? false,
+    network: resolveNetworkOptions(options),
   }
 }
 
 /** The options that change the converted bytes (and so belong in a cache key). */
 export function outputAffectingOptions(o: ResolvedOptions): Record<string, unknown> {
-  return { packed: o.packed, align: o.packed ? o.align : undefined, precision: o.precision }
+  return { packed: o.packed, align: o.packed ? o.align : undefined, precision: o.precision, network: o.network }
 }
