@@ -182,7 +182,11 @@ function visit(b: Builder, n: NodeDef): void {
   if (folded) return b.set(n, b.values.get(folded.name)!)
   const ins = b.graph.inputs.get(n.name) ?? []
   const vals = ins.map((r) => b.values.get(tensorKey(r)))
-  if (vals.some((v) => v?.t === 'unknown')) return b.set(n, { t: 'unknown' })
+  if (vals.some((v) => v?.t === 'unknown')) {
+    // After an op MPS cannot run nothing is known, but an op with no counterpart at all is still named.
+    if (!OPS[n.op] && !BEFORE_INPUT.has(n.op)) b.refuse(n, 'MPS has no counterpart')
+    return b.set(n, { t: 'unknown' })
+  }
   // Before the network input: decoding, casting, resizing keep the value outside the network.
   const pre = vals[0]?.t === 'pre' ? (vals[0] as PreValue) : undefined
   if (pre && BEFORE_INPUT.has(n.op) && (!pre.affine || PASS_THROUGH.has(n.op))) {
