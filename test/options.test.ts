@@ -2,7 +2,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { resolveOptions } from '../src/plugin/options.js'
+import { outputAffectingOptions, resolveOptions } from '../src/plugin/options.js'
 import { importDist, makeApp, oracle, removeApps } from './bundlers/helpers.js'
 
 afterAll(removeApps)
@@ -40,5 +40,19 @@ describe('bad option values', () => {
     expect(() => resolveOptions({ precision: 'float64' as never })).toThrow(/precision must be 'float32' or 'float16'/)
     expect(resolveOptions({ cacheDir: 'c' }, '/root/app').cacheDir).toBe('/root/app/c')
     expect(resolveOptions({}, '/root/app').cacheDir).toBe('/root/app/node_modules/.cache/unplugin-mpscnn')
+  })
+})
+
+describe('network options', () => {
+  it('network, inputShape and outputs are validated, and each is part of the cache key', () => {
+    expect(() => resolveOptions({ network: 'yes' as never })).toThrow(/option network must be true or false/)
+    expect(() => resolveOptions({ inputShape: [299, 299] as never })).toThrow(/option inputShape must be \[height, width, channels\]/)
+    expect(() => resolveOptions({ inputShape: [299, 0, 3] })).toThrow(/inputShape/)
+    expect(() => resolveOptions({ outputs: [] })).toThrow(/option outputs must be a non-empty list of node names/)
+    expect(() => resolveOptions({ outputs: ['^a'] })).toThrow(/outputs/)
+    const key = (o: Parameters<typeof resolveOptions>[0]) => JSON.stringify(outputAffectingOptions(resolveOptions(o)))
+    const keys = [key({}), key({ network: false }), key({ inputShape: [224, 224, 3] }), key({ outputs: ['softmax'] })]
+    expect(new Set(keys).size).toBe(4)
+    expect(resolveOptions({}).network).toEqual({ network: true, inputShape: undefined, outputs: undefined })
   })
 })

@@ -8,7 +8,7 @@ import type { MpscnnNeuron, MpscnnNodeKind } from '../base/manifest-types.js'
 import type { NodeDef } from '../graphdef/schema.js'
 import { attrBool, attrFloat, attrInts, attrString } from '../fold/attrs.js'
 import { PASS_THROUGH } from '../fold/graph.js'
-import { window, type Activation, type Builder, type ImageValue, type NoiseValue, type PreValue } from './builder.js'
+import { window, type Activation, type Builder, type NoiseValue, type PreValue } from './builder.js'
 
 export interface OpRule {
   /** The MPS kind it becomes (documentation; `-` when it leaves no encode of its own). */
@@ -547,4 +547,3 @@ export const OPS: Record<string, OpRule> = {
 }
 
 export { preShape, BEFORE_INPUT }
-export type { ImageValue }
