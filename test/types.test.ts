@@ -138,7 +138,7 @@ export { join, size, layer, dest }
 `
     expect(typecheck(app, { 'net.ts': net })).toEqual([])
     const notAnImage = `import model, { type ImageName } from './model.pb'\nexport const n: ImageName = 'mixed_10/jion'\nexport const s = model.network.images['mixed_10/jion']\n`
-    expect(typecheck(app, { 'not-an-image.ts': notAnImage }).map((d) => [d.file, d.code])).toEqual([['not-an-image.ts', 2322], ['not-an-image.ts', 2551]])
+    expect(typecheck(app, { 'not-an-image.ts': notAnImage }).map((d) => [d.file, d.code])).toEqual([['not-an-image.ts', 2820], ['not-an-image.ts', 2551]]) // 2820, 2551: "... Did you mean 'mixed_10/join'?"
   })
 
   // getLayer's name is NoInfer<Name>: inferring Name from both arguments would widen it to
