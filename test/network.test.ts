@@ -353,6 +353,20 @@ describe('refusals and options', () => {
     expect(network(b, { outputs: ['in/mean'] }).outputs).toEqual([{ image: 'in/mean', tfNode: 'in/mean' }])
   })
 
+  it('a TF1 while loop (a cycle through Merge and NextIteration) is refused by name, not followed forever', () => {
+    const b = new GraphBuilder()
+    b.placeholder('x', [1, 4, 4, 3])
+    const c = conv(b, 'c', 'x', { cin: 3, cout: 4 })
+    b.op('loop/Enter', 'Enter', [c], T)
+    b.op('loop/Merge', 'Merge', ['loop/Enter', 'loop/NextIteration'], T)
+    b.op('loop/body', 'Relu', ['loop/Merge'], T)
+    b.op('loop/NextIteration', 'NextIteration', ['loop/body'], T)
+    b.op('loop/Exit', 'Exit', ['loop/Merge'], T)
+    const e = refused(b)
+    expect(e.code).toBe('UNSUPPORTED_OP')
+    for (const op of ['Enter', 'Merge', 'NextIteration', 'Exit']) expect(e.message).toContain(`${op} (e.g. "loop/${op === 'Enter' ? 'Enter' : op}"`)
+  })
+
   it('an input of unknown size is an INPUT_SHAPE error that names the option, and inputShape gives it', () => {
     const b = new GraphBuilder()
     b.placeholder('x', [-1, -1, -1, 3])

@@ -11,8 +11,10 @@
  *     on a placeholder and that nobody waits for (a CheckNumerics used as a control input
  *     is a check, not an output).
  *  2. The path: nodes that are both reachable from a Placeholder and ancestors of an
- *     output. Everything else is constant (evaluated on demand) or irrelevant.
- *  3. Values, in topological order: each tensor on the path is an image, a flattened image,
+ *     output, in depth-first order from the outputs (each branch whole, in graph order,
+ *     as Apple's sample encodes Inception). Everything else is constant (evaluated on
+ *     demand) or irrelevant. A cycle (a TF1 while loop) is refused.
+ *  3. Values, in that order: each tensor on the path is an image, a flattened image,
  *     a padded image (an explicit Pad, folded into the kernel that reads it), integers from
  *     known shapes (Keras' Flatten), dropout noise, or a value before the network input
  *     (DecodeJpeg, Cast, ExpandDims, ResizeBilinear; then constant affine preprocessing).
@@ -143,31 +145,32 @@ function pathInOrder(b: Builder, outputs: InputRef[]): NodeDef[] {
     needed.add(name)
     for (const r of graph.inputs.get(name) ?? []) stack.push(r.name)
   }
-  // Kahn's algorithm over the needed nodes; nodes in a cycle (a TF1 while loop) never come out.
-  const pending = new Map<string, number>()
-  const readers = new Map<string, string[]>()
-  for (const name of needed) {
-    const ins = (graph.inputs.get(name) ?? []).filter((r) => needed.has(r.name))
-    pending.set(name, ins.length)
-    for (const r of ins) {
-      let list = readers.get(r.name)
-      if (!list) readers.set(r.name, (list = []))
-      list.push(name)
-    }
-  }
-  const ready = graph.nodes.filter((n) => pending.get(n.name) === 0).map((n) => n.name)
+  // Depth first from the outputs, inputs in order: each branch is encoded whole, in the
+  // graph's own order (as Apple's sample encodes Inception). A node met again while its
+  // inputs are being visited closes a cycle (a TF1 while loop): refused.
   const order: NodeDef[] = []
-  for (let i = 0; i < ready.length; i++) {
-    order.push(graph.node(ready[i])!)
-    for (const r of readers.get(ready[i]) ?? []) {
-      const left = pending.get(r)! - 1
-      pending.set(r, left)
-      if (left === 0) ready.push(r)
+  const state = new Map<string, 'open' | 'done'>()
+  for (const out of outputs) {
+    if (!needed.has(out.name) || state.has(out.name)) continue
+    const stack: [string, number][] = [[out.name, 0]]
+    state.set(out.name, 'open')
+    while (stack.length) {
+      const top = stack[stack.length - 1]
+      const ins = (graph.inputs.get(top[0]) ?? []).filter((r) => needed.has(r.name))
+      if (top[1] < ins.length) {
+        const next = ins[top[1]++].name
+        const st = state.get(next)
+        if (st === 'open') b.refuse(graph.node(next)!, 'it is part of a loop')
+        else if (!st) {
+          state.set(next, 'open')
+          stack.push([next, 0])
+        }
+        continue
+      }
+      stack.pop()
+      state.set(top[0], 'done')
+      order.push(graph.node(top[0])!)
     }
-  }
-  if (order.length < needed.size) {
-    const done = new Set(order.map((n) => n.name))
-    for (const name of needed) if (!done.has(name)) b.refuse(graph.node(name)!, 'it is part of a loop')
   }
   return order
 }
