@@ -328,6 +328,41 @@ describe('the op table', () => {
   })
 })
 
+describe('real-world spellings', () => {
+  it('a TF2 Keras export: StatefulPartitionedCall scopes, numeric constants, BiasAdd then FusedBatchNormV3, Relu6, Mean, Dense, Softmax, a final Identity', () => {
+    const b = new GraphBuilder()
+    const s = 'StatefulPartitionedCall/model'
+    b.placeholder('input_1', [-1, 8, 8, 3])
+    b.constF32('2687', [3, 3, 3, 8], randn(216))
+    b.op(`${s}/conv2d/Conv2D`, 'Conv2D', ['input_1', '2687'], { ...T, strides: attr.ints([1, 2, 2, 1]), padding: attr.s('SAME') })
+    b.constF32('2688', [8], randn(8))
+    b.op(`${s}/conv2d/BiasAdd`, 'BiasAdd', [`${s}/conv2d/Conv2D`, '2688'], T)
+    for (const k of ['gamma', 'beta', 'mean']) b.constF32(`bn_${k}`, [8], randn(8))
+    b.constF32('bn_var', [8], new Float32Array(8).fill(1))
+    b.op(`${s}/bn/FusedBatchNormV3`, 'FusedBatchNormV3', [`${s}/conv2d/BiasAdd`, 'bn_gamma', 'bn_beta', 'bn_mean', 'bn_var'], { ...T, epsilon: attr.f(0.001), is_training: attr.b(false) })
+    b.op(`${s}/re_lu/Relu6`, 'Relu6', [`${s}/bn/FusedBatchNormV3`], T)
+    b.constI32('axes', [2], [1, 2])
+    b.op(`${s}/gap/Mean`, 'Mean', [`${s}/re_lu/Relu6`, 'axes'], { ...T, keep_dims: attr.b(false) })
+    b.constF32('2699', [8, 5], randn(40))
+    b.op(`${s}/dense/MatMul`, 'MatMul', [`${s}/gap/Mean`, '2699'], T)
+    b.constF32('2700', [5], randn(5))
+    b.op(`${s}/dense/BiasAdd`, 'BiasAdd', [`${s}/dense/MatMul`, '2700'], T)
+    b.op(`${s}/dense/Softmax`, 'Softmax', [`${s}/dense/BiasAdd`], T)
+    b.op('StatefulPartitionedCall', 'Identity', [`${s}/dense/Softmax`], T)
+    b.op('Identity', 'Identity', ['StatefulPartitionedCall'], T)
+    const net = network(b)
+    expect(net.nodes.map((n) => [n.kind, n.name, n.neuron?.type ?? null])).toEqual([
+      ['convolution', `${s}/conv2d/Conv2D`, 'relu6'],
+      ['poolingAverage', `${s}/gap/Mean`, null],
+      ['fullyConnected', `${s}/dense/MatMul`, null],
+      ['softMax', `${s}/dense/Softmax`, null],
+    ])
+    expect(net.nodes[0].tf).toEqual([`${s}/conv2d/Conv2D`, `${s}/conv2d/BiasAdd`, `${s}/bn/FusedBatchNormV3`, `${s}/re_lu/Relu6`])
+    expect(net.images[`${s}/re_lu/Relu6`]).toEqual({ width: 4, height: 4, featureChannels: 8 })
+    expect(net.outputs).toEqual([{ image: `${s}/dense/Softmax`, tfNode: 'Identity' }])
+  })
+})
+
 describe('refusals and options', () => {
   it('names every op type with no MPS counterpart on the path, with one example node, in one UNSUPPORTED_OP error', () => {
     const b = new GraphBuilder()
