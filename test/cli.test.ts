@@ -517,6 +517,31 @@ describe('the network flags', () => {
   })
 })
 
+describe('a fully connected layer after an NCHW flatten', () => {
+  it('its weights are written in MPSCNNFullyConnected\'s [out][H][W][C] order (rows permuted from TF\'s C, H, W)', () => {
+    const b = new GraphBuilder()
+    b.placeholder('input', [1, 2, 3, 4])
+    b.constF32('conv/weights', [1, 1, 4, 4], new Float32Array(16).fill(0.5))
+    b.op('conv/Conv2D', 'Conv2D', ['input', 'conv/weights'], convAttrs)
+    b.constI32('perm', [4], [0, 3, 1, 2])
+    b.op('nchw', 'Transpose', ['conv/Conv2D', 'perm'], { T: attr.type('DT_FLOAT') })
+    b.constI32('shape', [2], [1, 24])
+    b.op('flat', 'Reshape', ['nchw', 'shape'], { T: attr.type('DT_FLOAT') })
+    const w = Float32Array.from({ length: 24 * 3 }, (_, i) => i)
+    b.constF32('fc/weights', [24, 3], w)
+    b.op('fc/MatMul', 'MatMul', ['flat', 'fc/weights'], { T: attr.type('DT_FLOAT') })
+    const dir = p('nchw')
+    fs.mkdirSync(dir)
+    fs.writeFileSync(path.join(dir, 'nchw.pb'), b.encode())
+    runOk(['convert', 'nchw.pb', '--out-dir', 'out', '--quiet'], dir)
+    const got = f32(fs.readFileSync(path.join(dir, 'out', 'weights_fc.dat')))
+    for (let o = 0; o < 3; o++) for (let h = 0; h < 2; h++) for (let x = 0; x < 3; x++) for (let c = 0; c < 4; c++) {
+      expect(got[((o * 2 + h) * 3 + x) * 4 + c]).toBe(w[(c * 6 + h * 3 + x) * 3 + o])
+    }
+    expect(readManifest(path.join(dir, 'out')).network.nodes.find((n) => n.kind === 'fullyConnected')).toMatchObject({ kernel: { width: 3, height: 2 }, inputFeatureChannels: 4 })
+  })
+})
+
 describe('other commands', () => {
   it('mpscnn cache clean --cache-dir DIR removes the cache folder', () => {
     const dir = p('cache')
