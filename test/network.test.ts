@@ -207,6 +207,22 @@ describe('the op table', () => {
     })
   }
 
+  it('an NCHW graph: the input read as [1, C, H, W], convolutions and pools in NCHW, a flatten in C, H, W order', () => {
+    const b = new GraphBuilder()
+    b.placeholder('x', [1, 3, 7, 6])
+    const c = conv(b, 'c', 'x', { cin: 3, cout: 4, stride: 2, nchw: true })
+    b.op('p', 'MaxPool', [c], { ...T, ksize: attr.ints([1, 1, 2, 2]), strides: attr.ints([1, 1, 2, 2]), padding: attr.s('VALID'), data_format: attr.s('NCHW') })
+    b.constI32('shape', [2], [-1, 8])
+    b.op('flat', 'Reshape', ['p', 'shape'], T)
+    b.constF32('fc/weights', [8, 2], randn(16))
+    b.op('fc/MatMul', 'MatMul', ['flat', 'fc/weights'], T)
+    const net = network(b)
+    expect(net.images.x).toEqual({ width: 6, height: 7, featureChannels: 3 })
+    expect(net.images['c/Conv2D']).toEqual({ width: 3, height: 4, featureChannels: 4 })
+    expect(net.images.p).toEqual({ width: 1, height: 2, featureChannels: 4 })
+    expect(byName(net, 'fc/MatMul')).toMatchObject({ source: 'p', kernel: { width: 1, height: 2 }, inputFeatureChannels: 4 })
+  })
+
   it('a flatten of an NCHW tensor (Transpose) permutes the weight rows to MPSCNNFullyConnected\'s H, W, C order', () => {
     const b = new GraphBuilder()
     b.placeholder('x', [1, 3, 4, 2])

@@ -196,7 +196,8 @@ export class Builder {
     if (!v) return null
     if (v.t === 'image' || v.t === 'flat') return v
     if (v.t === 'pre') {
-      const a = this.materializeInput(key, v)
+      // An NCHW kernel reading the input says how to read its shape.
+      const a = this.materializeInput(key, v, attrString(node, 'data_format', 'NHWC') === 'NCHW')
       this.values.set(key, a)
       return a
     }
@@ -218,7 +219,7 @@ export class Builder {
   }
 
   /** A value before the network becomes its input: image named after the tensor, with its preprocessing. */
-  private materializeInput(key: string, v: PreValue): Activation {
+  private materializeInput(key: string, v: PreValue, nchw: boolean): Activation {
     const given = this.options.inputShape
     const shape = v.shape
     let h: number
@@ -233,7 +234,7 @@ export class Builder {
       c = shape[1]
     } else {
       if (shape && shape.length !== 4) need('an image input must have rank 4 [batch, height, width, channels]')
-      const dims = shape ? shape.slice(1) : [-1, -1, -1]
+      const dims = shape ? (nchw ? [shape[2], shape[3], shape[1]] : shape.slice(1)) : [-1, -1, -1]
       if (given) {
         for (let d = 0; d < 3; d++) {
           if (dims[d] >= 0 && dims[d] !== given[d]) need(`inputShape [${given.join(', ')}] contradicts it`)
@@ -251,7 +252,7 @@ export class Builder {
     }
     this.inputs.push(input)
     this.inputImages.add(image)
-    return shape && shape.length === 2 ? { t: 'flat', image, h: 1, w: 1, c, chw: false, tf: key } : { t: 'image', image, h, w, c, nchw: false }
+    return shape && shape.length === 2 ? { t: 'flat', image, h: 1, w: 1, c, chw: false, tf: key } : { t: 'image', image, h, w, c, nchw }
   }
 
   /** `[h, w]` indices of a 4-D attribute list for the node's data_format. */
