@@ -437,5 +437,11 @@ describe('refusals and options', () => {
     b.op('s', 'Sigmoid', [c], T)
     expect(network(b).outputs.map((o) => o.tfNode)).toEqual(['r', 's'])
     expect(refused(b, { outputs: ['nope'] }).code).toBe('BAD_OUTPUT')
+    // A graph without a Placeholder has no input to describe a network from.
+    const noInput = new GraphBuilder()
+    noInput.constF32('image', [1, 4, 4, 3], new Float32Array(48))
+    conv(noInput, 'c', 'image', { cin: 3, cout: 4 })
+    const e = refused(noInput)
+    expect([e.code, e.message]).toEqual(['BAD_OUTPUT', 'test.pb: the graph has no Placeholder, so the network has no input. Convert the weights only with network: false (CLI --layers-only)'])
   })
 })

@@ -105,7 +105,11 @@ function outputRefs(b: Builder): InputRef[] {
   }
   const fed = fromPlaceholders(graph)
   const sinks = graph.nodes.filter((n) => !read.has(n.name) && !awaited.has(n.name) && fed.has(n.name) && !NOT_OUTPUTS.has(n.op) && !PLACEHOLDERS.has(n.op))
-  if (!sinks.length) b.error('BAD_OUTPUT', undefined, 'the graph has no output that depends on an input', 'Name the outputs with the option outputs (CLI --outputs)')
+  if (!sinks.length) {
+    const none = !graph.nodes.some((n) => PLACEHOLDERS.has(n.op))
+    b.error('BAD_OUTPUT', undefined, none ? 'the graph has no Placeholder, so the network has no input' : 'the graph has no output that depends on an input',
+      none ? 'Convert the weights only with network: false (CLI --layers-only)' : 'Name the outputs with the option outputs (CLI --outputs), or convert the weights only with network: false (CLI --layers-only)')
+  }
   return sinks.map((n) => ({ name: n.name, output: 0 }))
 }
 
