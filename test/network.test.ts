@@ -116,6 +116,10 @@ describe('padding as MPS does it', () => {
     const e = refused(a)
     expect(e.code).toBe('UNSUPPORTED_OP')
     expect(e.message).toMatch(/AvgPool \(e\.g\. "ap"/)
+    // A Pad read by anything else is refused at that reader, with the reason.
+    a.remove('ap')
+    a.op('ap', 'Relu', ['pad'], T)
+    expect(refused(a).message).toContain('Relu (e.g. "ap": it reads the explicit "pad", which MPS folds only into a convolution or a max pool)')
   })
 
   it('pools: max pool clamps (never changes a maximum), average pool clamps (TF leaves padding out of the count)', () => {

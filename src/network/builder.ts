@@ -204,6 +204,15 @@ export class Builder {
     return null
   }
 
+  /** Why input i of `node` is not an activation, for its refusal. */
+  notAnImage(node: NodeDef, i: number): string {
+    const v = this.value(node, i)
+    if (v.t === 'padded') return `it reads the explicit ${JSON.stringify(v.tf)}, which MPS folds only into a convolution or a max pool`
+    if (v.t === 'ints') return 'it reads integers (a shape), not an image'
+    if (v.t === 'noise') return 'it reads random numbers'
+    return 'its input is not an image'
+  }
+
   /** The image holding a flattened value as 1 x 1 x n: the image itself, or a `reshape` encode. */
   flatImage(v: Activation): string | null {
     if (v.t === 'image') return v.image

@@ -171,7 +171,7 @@ function arithmetic(b: Builder, n: NodeDef): void {
   const other = b.value(n, at === 0 ? 1 : 0)
   if (other.t === 'const' || (other.t === 'noise' && n.op === 'Mul')) {
     const v = b.activation(n, at)
-    if (!v) return b.set(n, { t: 'unknown' })
+    if (!v) return b.refuse(n, b.notAnImage(n, at))
     const channels = v.t === 'image' ? v.c : v.h * v.w * v.c
     const a = affineOf(b, n, at, channels, v.t !== 'image' || !v.nchw)
     if (!a) return b.refuse(n, 'its constant operand is not a scalar or per-channel vector')
@@ -183,7 +183,7 @@ function arithmetic(b: Builder, n: NodeDef): void {
   const kind = BINARY_KIND[n.op]
   const p = b.activation(n, 0)
   const q = b.activation(n, 1)
-  if (!p || !q) return b.set(n, { t: 'unknown' })
+  if (!p || !q) return b.refuse(n, b.notAnImage(n, p ? 1 : 0))
   if (!kind) return b.refuse(n, 'MPS has no such operation on two images')
   const size = (v: Activation) => (v.t === 'image' ? `${v.h}x${v.w}x${v.c}` : `1x1x${v.h * v.w * v.c}`)
   if (size(p) !== size(q) || (p.t === 'image' && q.t === 'image' && p.nchw !== q.nchw)) return b.refuse(n, `its operands differ in shape (${size(p)}, ${size(q)}): MPS does not broadcast them`)
@@ -209,7 +209,7 @@ function weighted(b: Builder, n: NodeDef): void {
   const last = folded.length ? folded[folded.length - 1] : n.name
   if (n.op === 'MatMul') {
     const v = b.activation(n, 0)
-    if (!v) return b.set(n, { t: 'unknown' })
+    if (!v) return b.refuse(n, b.notAnImage(n, 0))
     const f = v.t === 'flat' ? v : { h: v.h, w: v.w, c: v.c, chw: v.nchw, image: v.image }
     if (f.h * f.w * f.c !== info.inputChannels) {
       b.error('SHAPE_MISMATCH', n.name, `the fully connected layer takes ${info.inputChannels} inputs but its input has ${f.h} x ${f.w} x ${f.c}`, 'The graph is inconsistent; export it again')
@@ -233,7 +233,7 @@ function weighted(b: Builder, n: NodeDef): void {
   const v = b.value(n, 0)
   const padded = v.t === 'padded' ? v : null
   const x = padded ? padded.of : b.activation(n, 0)
-  if (!x) return b.set(n, { t: 'unknown' })
+  if (!x) return b.refuse(n, b.notAnImage(n, 0))
   if (x.t !== 'image') return b.refuse(n, 'its input is not an image')
   const nchw = attrString(n, 'data_format', 'NHWC') === 'NCHW'
   if (nchw !== x.nchw) return b.refuse(n, `its data_format ${nchw ? 'NCHW' : 'NHWC'} does not match its input's layout`)
@@ -259,7 +259,7 @@ function pool(b: Builder, n: NodeDef): void {
   const padded = v.t === 'padded' ? v : null
   if (padded && n.op !== 'MaxPool') return b.refuse(n, 'an explicit Pad before an average pool counts the padding, which MPS cannot')
   const x = padded ? padded.of : b.activation(n, 0)
-  if (!x) return b.set(n, { t: 'unknown' })
+  if (!x) return b.refuse(n, b.notAnImage(n, 0))
   if (x.t !== 'image') return b.refuse(n, 'its input is not an image')
   const [kh, kw] = b.hw(n, 'ksize')
   const [sy, sx] = b.hw(n, 'strides')
@@ -284,7 +284,7 @@ function pool(b: Builder, n: NodeDef): void {
 /** Mean over height and width: global average pooling. */
 function mean(b: Builder, n: NodeDef): void {
   const x = b.activation(n, 0)
-  if (!x) return b.set(n, { t: 'unknown' })
+  if (!x) return b.refuse(n, b.notAnImage(n, 0))
   const axes = b.ints(n, 1)
   if (x.t !== 'image' || !axes) return b.refuse(n, 'it is not a mean over height and width of an image')
   const want = x.nchw ? [2, 3] : [1, 2]
@@ -317,7 +317,9 @@ function concat(b: Builder, n: NodeDef): void {
     return b.set(n, { t: 'const' })
   }
   const acts = parts.map((i) => b.activation(n, i))
-  if (acts.some((a) => !a) || !axis) return acts.some((a) => !a) && vals.every((v) => v.t !== 'const') ? b.set(n, { t: 'unknown' }) : b.refuse(n, 'it joins a constant or an unknown value')
+  const missing = acts.findIndex((a) => !a)
+  if (missing >= 0) return b.refuse(n, b.notAnImage(n, parts[missing]))
+  if (!axis) return b.refuse(n, 'its axis is not a constant')
   const list = acts as Activation[]
   const a = axis.data[0]
   const rank = list[0].t === 'image' ? 4 : 2
@@ -347,7 +349,7 @@ function reshape(b: Builder, n: NodeDef): void {
   const v = b.value(n, 0)
   if (v.t === 'ints' || v.t === 'const') return b.set(n, v.t === 'ints' ? v : { t: 'const' })
   const x = b.activation(n, 0)
-  if (!x) return b.set(n, { t: 'unknown' })
+  if (!x) return b.refuse(n, b.notAnImage(n, 0))
   const target = b.ints(n, 1)
   if (!target) return b.refuse(n, 'its target shape is not known')
   const total = x.h * x.w * x.c
@@ -368,7 +370,7 @@ function reshape(b: Builder, n: NodeDef): void {
 
 function squeeze(b: Builder, n: NodeDef): void {
   const x = b.activation(n, 0)
-  if (!x) return b.set(n, { t: 'unknown' })
+  if (!x) return b.refuse(n, b.notAnImage(n, 0))
   if (x.t === 'image' && x.h === 1 && x.w === 1) return b.set(n, { t: 'flat', image: x.image, h: 1, w: 1, c: x.c, chw: false, tf: n.name })
   if (x.t === 'flat') return b.set(n, x)
   b.refuse(n, 'it squeezes an image larger than 1 x 1')
@@ -377,7 +379,7 @@ function squeeze(b: Builder, n: NodeDef): void {
 function transpose(b: Builder, n: NodeDef): void {
   const x = b.activation(n, 0)
   const perm = b.ints(n, 1)
-  if (!x) return b.set(n, { t: 'unknown' })
+  if (!x) return b.refuse(n, b.notAnImage(n, 0))
   const p = perm?.data.join()
   if (x.t === 'image' && ((p === '0,3,1,2' && !x.nchw) || (p === '0,2,3,1' && x.nchw))) return b.set(n, { ...x, nchw: !x.nchw })
   b.refuse(n, `permutation [${perm?.data.join(', ') ?? '?'}] is not NHWC <-> NCHW`)
@@ -385,7 +387,7 @@ function transpose(b: Builder, n: NodeDef): void {
 
 function pad(b: Builder, n: NodeDef): void {
   const x = b.activation(n, 0)
-  if (!x) return b.set(n, { t: 'unknown' })
+  if (!x) return b.refuse(n, b.notAnImage(n, 0))
   const p = b.ints(n, 1)
   if (x.t !== 'image' || !p || p.data.length !== 8) return b.refuse(n, 'its paddings are not constant on an image')
   const [n0, n1, a0, a1, b0, b1, c0, c1] = p.data
@@ -401,7 +403,7 @@ function pad(b: Builder, n: NodeDef): void {
 
 function resize(b: Builder, n: NodeDef): void {
   const x = b.activation(n, 0)
-  if (!x) return b.set(n, { t: 'unknown' })
+  if (!x) return b.refuse(n, b.notAnImage(n, 0))
   const size = b.ints(n, 1)
   if (x.t !== 'image' || x.nchw || !size) return b.refuse(n, 'its size is not known')
   const [oh, ow] = size.data
@@ -419,7 +421,7 @@ function resize(b: Builder, n: NodeDef): void {
 /** A batch norm left on an image (not after a layer): per-channel scale and bias. */
 function batchNorm(b: Builder, n: NodeDef): void {
   const x = b.activation(n, 0)
-  if (!x) return b.set(n, { t: 'unknown' })
+  if (!x) return b.refuse(n, b.notAnImage(n, 0))
   if (x.t !== 'image') return b.refuse(n, 'its input is not an image')
   const vec = (i: number) => b.constant(n, i)?.data
   let gamma, beta, mean, variance, eps: number
@@ -482,13 +484,13 @@ function shapeOp(b: Builder, n: NodeDef): void {
 
 function neuron(b: Builder, n: NodeDef): void {
   const x = b.activation(n, 0)
-  if (!x) return b.set(n, { t: 'unknown' })
+  if (!x) return b.refuse(n, b.notAnImage(n, 0))
   perPixel(b, n, x, { kind: 'neuron', neuron: NEURONS[n.op](n) })
 }
 
 function softmax(b: Builder, n: NodeDef): void {
   const x = b.activation(n, 0)
-  if (!x) return b.set(n, { t: 'unknown' })
+  if (!x) return b.refuse(n, b.notAnImage(n, 0))
   if (x.t === 'image' && x.nchw) return b.refuse(n, 'it runs over the last axis of an NCHW tensor, not the channels')
   perPixel(b, n, x, { kind: n.op === 'Softmax' ? 'softMax' : 'logSoftMax' })
 }
