@@ -120,6 +120,13 @@ describe('padding as MPS does it', () => {
     a.remove('ap')
     a.op('ap', 'Relu', ['pad'], T)
     expect(refused(a).message).toContain('Relu (e.g. "ap": it reads the explicit "pad", which MPS folds only into a convolution or a max pool)')
+    // Reflection padding has no edge mode that reads like it.
+    const m = new GraphBuilder()
+    m.placeholder('x', [1, 8, 8, 4])
+    m.constI32('pads', [4, 2], [0, 0, 1, 1, 1, 1, 0, 0])
+    m.op('mirror', 'MirrorPad', ['x', 'pads'], { ...T, mode: attr.s('REFLECT') })
+    conv(m, 'c', 'mirror', { cin: 4, cout: 4, padding: 'VALID' })
+    expect(refused(m).message).toContain('MirrorPad (e.g. "mirror": MPS has no counterpart)')
   })
 
   it('pools: max pool clamps (never changes a maximum), average pool clamps (TF leaves padding out of the count)', () => {
