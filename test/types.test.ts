@@ -124,11 +124,7 @@ const url: string = conv.weights.url
 const dtype: 'float32' | 'float16' = layers[0].weights.dtype
 export { conv, fc, name, url, dtype }
 `
-    expect(typecheck(app, { 'good.ts': good })).toEqual([])
-    // The layer names really are a union of literals: a name that is not one fails.
-    const notAName = `import type { LayerName } from './model.pb'\nexport const n: LayerName = 'cnov'\n`
-    expect(typecheck(app, { 'not-a-name.ts': notAName }).map((d) => [d.file, d.code])).toEqual([['not-a-name.ts', 2322]])
-    // So are image names, and the network's nodes name layers and images with them.
+    // Image names are typed too, and the network's nodes name layers and images with them.
     const net = `import model, { type ImageName, type LayerName } from './model.pb'
 const join: ImageName = 'mixed_10/join'
 const size: number = model.network.images['mixed_10/join'].featureChannels
@@ -136,9 +132,16 @@ const layer: LayerName | undefined = model.network.nodes[0].layer
 const dest: ImageName = model.network.nodes[0].destination
 export { join, size, layer, dest }
 `
-    expect(typecheck(app, { 'net.ts': net })).toEqual([])
+    expect(typecheck(app, { 'good.ts': good, 'net.ts': net })).toEqual([])
+    // The names really are unions of literals: a name that is not one fails.
+    const notAName = `import type { LayerName } from './model.pb'\nexport const n: LayerName = 'cnov'\n`
     const notAnImage = `import model, { type ImageName } from './model.pb'\nexport const n: ImageName = 'mixed_10/jion'\nexport const s = model.network.images['mixed_10/jion']\n`
-    expect(typecheck(app, { 'not-an-image.ts': notAnImage }).map((d) => [d.file, d.code])).toEqual([['not-an-image.ts', 2820], ['not-an-image.ts', 2551]]) // 2820, 2551: "... Did you mean 'mixed_10/join'?"
+    // 2820 and 2551: "... Did you mean 'mixed_10/join'?"
+    expect(typecheck(app, { 'not-a-name.ts': notAName, 'not-an-image.ts': notAnImage }).map((d) => [d.file, d.code])).toEqual([
+      ['not-a-name.ts', 2322],
+      ['not-an-image.ts', 2820],
+      ['not-an-image.ts', 2551],
+    ])
   })
 
   // getLayer's name is NoInfer<Name>: inferring Name from both arguments would widen it to
