@@ -7,7 +7,18 @@ import { halfToFloat } from './base/half.js'
 
 import type { MpscnnLayer, MpscnnManifest, MpscnnTensor } from './base/manifest-types.js'
 
-export type { MpscnnLayer, MpscnnLayerKind, MpscnnManifest, MpscnnTensor } from './base/manifest-types.js'
+export type {
+  MpscnnImage,
+  MpscnnLayer,
+  MpscnnLayerKind,
+  MpscnnManifest,
+  MpscnnNetwork,
+  MpscnnNetworkInput,
+  MpscnnNetworkNode,
+  MpscnnNeuron,
+  MpscnnNodeKind,
+  MpscnnTensor,
+} from './base/manifest-types.js'
 
 /** Finds a layer by name; with a generated `.pb.d.ts` a misspelt name fails type checking. */
 export function getLayer<Name extends string>(manifest: MpscnnManifest<Name>, name: NoInfer<Name>): MpscnnLayer<Name> {

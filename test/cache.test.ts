@@ -64,6 +64,9 @@ describe('persistent cache', () => {
     // Nothing to report: the entry was written and read back without a problem.
     expect(s.warnings).toEqual([])
     expect(second.assets.warnings).toEqual(first.assets.warnings)
+    // The network description comes back with the weights.
+    expect(first.assets.network?.nodes.length).toBeGreaterThan(95)
+    expect(second.assets.network).toEqual(first.assets.network)
   })
 
   it('a changed model is converted again, never served stale', async () => {

@@ -4,6 +4,7 @@
  * comparison, packed / hashed / float16 outputs, and failures that leave an earlier
  * output folder exactly as it was and print one line.
  */
+import type { MpscnnNetwork } from '../src/base/manifest-types.js'
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import fs from 'node:fs'
@@ -125,6 +126,7 @@ interface Manifest {
   sha256: string
   precision: string
   layers: { name: string; kind: string; outputChannels: number; inputChannels: number; weights: TensorRecord; bias: TensorRecord }[]
+  network: MpscnnNetwork
 }
 
 function readManifest(dir: string): Manifest {
@@ -253,6 +255,10 @@ describe('mpscnn convert', () => {
       expect(fs.statSync(path.join(out, l.weights.file)).size).toBe(l.weights.byteLength)
     }
     checkAgainstOracle(out, m)
+    // The network description: every layer is one encode, from the preprocessed input to the softmax.
+    expect(m.network.nodes.filter((n) => n.layer).map((n) => n.layer).sort()).toEqual(oracle.map((l) => l.name).sort())
+    expect(m.network.inputs.map((i) => i.image)).toEqual(['Mul'])
+    expect(m.network.outputs).toEqual([{ image: 'softmax', tfNode: 'softmax' }])
     // And file by file, as Apple's loader reads them.
     for (const l of oracle) {
       expect(maxDelta(f32(fs.readFileSync(path.join(out, `weights_${l.name}.dat`))), l.weights)).toBeLessThanOrEqual(1e-5)
@@ -581,6 +587,65 @@ describe('bad inputs: one line on stderr, the earlier output untouched', () => {
     }
     // The same model converts in float32.
     runOk(['convert', file, '--out-dir', path.join(dir, 'overflow-f32'), '--quiet'])
+  })
+})
+
+describe('the network flags', () => {
+  it('--input-shape sizes an unknown input, --outputs picks the outputs before an unsupported op, --layers-only leaves the network out', () => {
+    const b = new GraphBuilder()
+    b.placeholder('input', [-1, -1, -1, 3])
+    b.constF32('conv/weights', [3, 3, 3, 4], new Float32Array(108).fill(0.5))
+    b.op('conv/Conv2D', 'Conv2D', ['input', 'conv/weights'], { ...convAttrs, strides: attr.ints([1, 2, 2, 1]) })
+    b.op('relu', 'Relu', ['conv/Conv2D'], { T: attr.type('DT_FLOAT') })
+    b.op('loop', 'While', ['relu'], { T: attr.type('DT_FLOAT') })
+    const dir = p('flags')
+    fs.mkdirSync(dir)
+    fs.writeFileSync(path.join(dir, 'small.pb'), b.encode())
+    const fails = (args: string[], says: RegExp) => {
+      const r = run(['convert', 'small.pb', ...args], dir)
+      expect(r.status, describeRun(r)).toBe(1)
+      expect(expectOneErrorLine(r, 'small.pb')).toMatch(says)
+    }
+    fails([], /node "input": the network input "input" has shape \[\?, \?, \?, 3\].*--input-shape 224,224,3/)
+    fails(['--input-shape', '9,9,3'], /1 op type on the path from the input to the outputs has no MPS counterpart: While \(e\.g\. "loop"/)
+    runOk(['convert', 'small.pb', '--input-shape', '9,9,3', '--outputs', 'relu', '--out-dir', 'net'], dir)
+    const net = readManifest(path.join(dir, 'net')).network
+    expect(net.images).toEqual({ input: { width: 9, height: 9, featureChannels: 3 }, relu: { width: 5, height: 5, featureChannels: 4 } })
+    expect(net.nodes).toMatchObject([{ kind: 'convolution', source: 'input', destination: 'relu', neuron: { type: 'relu' }, layer: 'conv' }])
+    runOk(['convert', 'small.pb', '--layers-only', '--out-dir', 'plain'], dir)
+    const plain = readManifest(path.join(dir, 'plain'))
+    expect(plain.network).toBeUndefined()
+    expect(plain.layers.map((l) => l.name)).toEqual(['conv'])
+    for (const bad of [['--input-shape', '9,9'], ['--input-shape', '9,x,3'], ['--outputs', '']]) {
+      const r = run(['convert', 'small.pb', ...bad], dir)
+      expect(r.status, describeRun(r)).toBe(2)
+      expect(r.stderr).toMatch(bad[0] === '--outputs' ? /--outputs/ : /--input-shape must be \[height, width, channels\]/)
+    }
+  })
+})
+
+describe('a fully connected layer after an NCHW flatten', () => {
+  it('its weights are written in MPSCNNFullyConnected\'s [out][H][W][C] order (rows permuted from TF\'s C, H, W)', () => {
+    const b = new GraphBuilder()
+    b.placeholder('input', [1, 2, 3, 4])
+    b.constF32('conv/weights', [1, 1, 4, 4], new Float32Array(16).fill(0.5))
+    b.op('conv/Conv2D', 'Conv2D', ['input', 'conv/weights'], convAttrs)
+    b.constI32('perm', [4], [0, 3, 1, 2])
+    b.op('nchw', 'Transpose', ['conv/Conv2D', 'perm'], { T: attr.type('DT_FLOAT') })
+    b.constI32('shape', [2], [1, 24])
+    b.op('flat', 'Reshape', ['nchw', 'shape'], { T: attr.type('DT_FLOAT') })
+    const w = Float32Array.from({ length: 24 * 3 }, (_, i) => i)
+    b.constF32('fc/weights', [24, 3], w)
+    b.op('fc/MatMul', 'MatMul', ['flat', 'fc/weights'], { T: attr.type('DT_FLOAT') })
+    const dir = p('nchw')
+    fs.mkdirSync(dir)
+    fs.writeFileSync(path.join(dir, 'nchw.pb'), b.encode())
+    runOk(['convert', 'nchw.pb', '--out-dir', 'out', '--quiet'], dir)
+    const got = f32(fs.readFileSync(path.join(dir, 'out', 'weights_fc.dat')))
+    for (let o = 0; o < 3; o++) for (let h = 0; h < 2; h++) for (let x = 0; x < 3; x++) for (let c = 0; c < 4; c++) {
+      expect(got[((o * 2 + h) * 3 + x) * 4 + c]).toBe(w[(c * 6 + h * 3 + x) * 3 + o])
+    }
+    expect(readManifest(path.join(dir, 'out')).network.nodes.find((n) => n.kind === 'fullyConnected')).toMatchObject({ kernel: { width: 3, height: 2 }, inputFeatureChannels: 4 })
   })
 })
 

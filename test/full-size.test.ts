@@ -1,6 +1,7 @@
 /**
  * The full-size Inception v3 (2015) graph, generated here (95.7 MB, never committed),
- * converted by the CLI and checked layer by layer against the float64 reference fold;
+ * converted by the CLI and checked layer by layer against the float64 reference fold, its
+ * network description against Apple's Inception3Net.swift;
  * then twice more in one process, where the second conversion reuses the layout worker.
  */
 import { spawnSync } from 'node:child_process'
@@ -11,6 +12,7 @@ import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { expect, it } from 'vitest'
 import { makeInceptionV3_2015 } from './helpers/inception.js'
+import { checkAppleOffsets, checkInception } from './helpers/inception-network.js'
 
 const repo = path.resolve(__dirname, '..')
 
@@ -26,6 +28,10 @@ it('converts the full-size 2015 graph: 95 layers, bit-for-bit the float64 refere
     expect(r.stdout).toMatch(/^inception_v3\.pb: 95 layers, 95\.3 MB, converted in \d+ ms -> out$/m)
     const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'out/manifest.json'), 'utf8'))
     expect(manifest.layers.map((l: { name: string }) => l.name)).toEqual(model.layers.map((l) => l.name))
+    // The network, as Apple's Inception3Net.swift encodes it: windows, sizes, ReLUs, and every
+    // branch's destinationFeatureChannelOffset (mixed_9 at 0, 320, 704, 1088, 1472, 1856 of 2048).
+    checkInception(manifest.network)
+    checkAppleOffsets(manifest.network)
     let worst = 0
     for (const l of model.layers) {
       for (const [file, want] of [[`weights_${l.name}.dat`, l.weights], [`bias_${l.name}.dat`, l.bias]] as const) {

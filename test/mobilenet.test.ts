@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { convertModel } from '../src/fold/convert.js'
+import { buildNetwork } from '../src/network/index.js'
 import { attr, encodeGraphDef, GraphBuilder } from './helpers/graph-builder.js'
 import { formatGraphDefText } from './helpers/pbtxt-writer.js'
 
@@ -121,5 +122,30 @@ describe('MobileNet v1 as TF-slim exports it', () => {
         })
       })
     }
+  }
+})
+
+describe('its network description', () => {
+  for (const fused of [true, false]) {
+    it(`${fused ? 'FusedBatchNorm' : 'spelled-out batchnorm'}: every block one encode with Relu6 fused, the global pool, the 1x1 classifier, the softmax after the squeeze`, () => {
+      const m = convertModel(encodeGraphDef(slimMobilenet(fused).graph), { file: 'mobilenet_v1.pb' })
+      const net = buildNetwork(m.graph, 'mobilenet_v1.pb', m.plans)
+      expect(net.nodes.map((n) => [n.kind, n.layer ?? n.name, n.neuron?.type ?? null])).toEqual([
+        ['convolution', 'MobilenetV1_Conv2d_0', 'relu6'],
+        ['depthwiseConvolution', 'MobilenetV1_Conv2d_1_depthwise', 'relu6'],
+        ['convolution', 'MobilenetV1_Conv2d_1_pointwise', 'relu6'],
+        ['depthwiseConvolution', 'MobilenetV1_Conv2d_2_depthwise', 'relu6'],
+        ['convolution', 'MobilenetV1_Conv2d_2_pointwise', 'relu6'],
+        ['poolingAverage', 'MobilenetV1/Logits/AvgPool_1a/AvgPool', null],
+        ['convolution', 'MobilenetV1_Logits_Conv2d_1c_1x1', null],
+        ['softMax', 'MobilenetV1/Predictions/Softmax', null],
+      ])
+      // 32 -> 16 (stride 2, SAME: the first window reads pixels 0..2, TF pads 0 before and 1 after), the 16 x 16 pool to 1 x 1.
+      expect(net.nodes[0].offset).toEqual({ x: 1, y: 1 })
+      expect(net.images['MobilenetV1/Conv2d_0/Relu6']).toEqual({ width: 16, height: 16, featureChannels: 8 })
+      expect(net.nodes[5]).toMatchObject({ kernel: { width: 16, height: 16 }, offset: { x: 8, y: 8 }, edgeMode: 'clamp' })
+      expect(net.images['MobilenetV1/Predictions/Softmax']).toEqual({ width: 1, height: 1, featureChannels: 10 })
+      expect(net.outputs).toEqual([{ image: 'MobilenetV1/Predictions/Softmax', tfNode: 'MobilenetV1/Predictions/Softmax' }])
+    })
   }
 })

@@ -2,7 +2,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { resolveOptions } from '../src/plugin/options.js'
+import { outputAffectingOptions, resolveOptions } from '../src/plugin/options.js'
 import { importDist, makeApp, oracle, removeApps } from './bundlers/helpers.js'
 
 afterAll(removeApps)
@@ -84,5 +84,19 @@ describe('option validation when the plugin is created', () => {
   it('valid options, and options set to undefined, are accepted', () => {
     const o = resolveOptions({ include: [/\.graphdef$/, 'models/*.pb'], exclude: undefined, hash: false, packed: true, align: 4096, precision: 'float16', dts: true, cache: false, cacheDir: 'c', cacheMaxBytes: 0, quiet: true }, '/app')
     expect(o).toMatchObject({ packed: true, align: 4096, precision: 'float16', cacheDir: '/app/c', cacheMaxBytes: 0 })
+  })
+})
+
+describe('network options', () => {
+  it('network, inputShape and outputs are validated, and each is part of the cache key', () => {
+    expect(() => resolveOptions({ network: 'yes' as never })).toThrow(/option network must be true or false/)
+    expect(() => resolveOptions({ inputShape: [299, 299] as never })).toThrow(/option inputShape must be \[height, width, channels\]/)
+    expect(() => resolveOptions({ inputShape: [299, 0, 3] })).toThrow(/inputShape/)
+    expect(() => resolveOptions({ outputs: [] })).toThrow(/option outputs must be a non-empty list of node names/)
+    expect(() => resolveOptions({ outputs: ['^a'] })).toThrow(/outputs/)
+    const key = (o: Parameters<typeof resolveOptions>[0]) => JSON.stringify(outputAffectingOptions(resolveOptions(o)))
+    const keys = [key({}), key({ network: false }), key({ inputShape: [224, 224, 3] }), key({ outputs: ['softmax'] })]
+    expect(new Set(keys).size).toBe(4)
+    expect(resolveOptions({}).network).toEqual({ network: true, inputShape: undefined, outputs: undefined })
   })
 })

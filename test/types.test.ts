@@ -97,8 +97,13 @@ describe('types', () => {
     expect(fs.existsSync(dts)).toBe(false)
     await buildWithDts(app)
     const text = fs.readFileSync(dts, 'utf8')
-    const names = [...text.matchAll(/\| ("[^"]*")/g)].map((m) => JSON.parse(m[1]) as string)
-    expect(names).toEqual(oracle().layers.map((l) => l.name))
+    const union = (type: string) => [...text.split(`export type ${type} =`)[1].split('\n\n')[0].matchAll(/\| ("[^"]*")/g)].map((m) => JSON.parse(m[1]) as string)
+    expect(union('LayerName')).toEqual(oracle().layers.map((l) => l.name))
+    // The network's images, named after their TF tensors, are a union too.
+    const images = union('ImageName')
+    expect(images).toContain('mixed_10/join')
+    expect(images).toContain('Mul')
+    expect(images).toHaveLength(new Set(images).size)
     expect(text).toContain("from 'unplugin-mpscnn/runtime'")
     // An unchanged model leaves the file alone (no needless rebuilds in watchers).
     const past = new Date(Math.floor(Date.now() / 1000) * 1000 - 60_000) // whole seconds: exact on every file system
@@ -119,10 +124,24 @@ const url: string = conv.weights.url
 const dtype: 'float32' | 'float16' = layers[0].weights.dtype
 export { conv, fc, name, url, dtype }
 `
-    expect(typecheck(app, { 'good.ts': good })).toEqual([])
-    // The layer names really are a union of literals: a name that is not one fails.
+    // Image names are typed too, and the network's nodes name layers and images with them.
+    const net = `import model, { type ImageName, type LayerName } from './model.pb'
+const join: ImageName = 'mixed_10/join'
+const size: number = model.network.images['mixed_10/join'].featureChannels
+const layer: LayerName | undefined = model.network.nodes[0].layer
+const dest: ImageName = model.network.nodes[0].destination
+export { join, size, layer, dest }
+`
+    expect(typecheck(app, { 'good.ts': good, 'net.ts': net })).toEqual([])
+    // The names really are unions of literals: a name that is not one fails.
     const notAName = `import type { LayerName } from './model.pb'\nexport const n: LayerName = 'cnov'\n`
-    expect(typecheck(app, { 'not-a-name.ts': notAName }).map((d) => [d.file, d.code])).toEqual([['not-a-name.ts', 2322]])
+    const notAnImage = `import model, { type ImageName } from './model.pb'\nexport const n: ImageName = 'mixed_10/jion'\nexport const s = model.network.images['mixed_10/jion']\n`
+    // 2820 and 2551: "... Did you mean 'mixed_10/join'?"
+    expect(typecheck(app, { 'not-a-name.ts': notAName, 'not-an-image.ts': notAnImage }).map((d) => [d.file, d.code])).toEqual([
+      ['not-a-name.ts', 2322],
+      ['not-an-image.ts', 2820],
+      ['not-an-image.ts', 2551],
+    ])
   })
 
   // getLayer's name is NoInfer<Name>: inferring Name from both arguments would widen it to

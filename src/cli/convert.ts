@@ -9,6 +9,8 @@
  * with a second thread (layout-helper.ts).
  */
 import { deserializeError } from '../base/errors.js'
+import { buildNetwork } from '../network/index.js'
+import { resolveNetworkOptions, type NetworkSettings } from '../plugin/options.js'
 import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
@@ -43,6 +45,9 @@ On a terminal, a conversion that takes over a second shows a progress bar on std
     { name: 'align', value: 'N', help: 'alignment of each tensor in the packed file, a power of two >= 4 (default: 256)' },
     { name: 'hash', help: 'content-hashed file names (weights_<layer>-<hash8>.dat)' },
     { name: 'precision', value: 'P', help: 'float32 (default) or float16 (IEEE half weights; biases stay float32)' },
+    { name: 'input-shape', value: 'H,W,C', help: "the network input's size, where the graph leaves it unknown" },
+    { name: 'outputs', value: 'A,B', help: "the network's outputs (TF node names; default: the graph's sinks)" },
+    { name: 'layers-only', help: 'no network description in manifest.json: layers and weights only' },
     { name: 'max-expansion', value: 'N', help: 'refuse a model that would materialise more than max(64 MiB, N x its size)\n(default: 16)' },
     { name: 'quiet', short: 'q', help: 'print nothing but errors (no summary, no progress bar)' },
   ],
@@ -70,6 +75,7 @@ interface ConvertArgs {
   align: number
   maxExpansion?: number
   quiet: boolean
+  network: NetworkSettings
 }
 
 /** The arguments after `convert`, checked; undefined for --help. */
@@ -86,7 +92,14 @@ function parseConvert(argv: string[]): ConvertArgs | undefined {
   const maxExpansion = v['max-expansion'] === undefined ? undefined : Number(v['max-expansion'])
   if (maxExpansion !== undefined && !(maxExpansion >= 1)) throw new UsageError(`--max-expansion must be a number of at least 1, not ${JSON.stringify(v['max-expansion'])}`, CONVERT)
   const str = (x: string | true | undefined) => (typeof x === 'string' ? x : undefined)
-  return { model, outDir: str(v['out-dir']) ?? `${modelStem(model)}-mpscnn`, datDir: str(v['dat-dir']), packed: !!v.packed, hash: !!v.hash, precision, align, maxExpansion, quiet: !!v.quiet }
+  let network: NetworkSettings
+  try {
+    const net = { network: !v['layers-only'], inputShape: str(v['input-shape'])?.split(',').map(Number) as [number, number, number] | undefined, outputs: str(v.outputs)?.split(',') }
+    network = resolveNetworkOptions(net, (k) => ({ network: '--layers-only', inputShape: '--input-shape', outputs: '--outputs' })[k]!)
+  } catch (e) {
+    throw new UsageError((e as Error).message.replace(/^unplugin-mpscnn: /, ''), CONVERT)
+  }
+  return { model, outDir: str(v['out-dir']) ?? `${modelStem(model)}-mpscnn`, datDir: str(v['dat-dir']), packed: !!v.packed, hash: !!v.hash, precision, align, maxExpansion, quiet: !!v.quiet, network }
 }
 
 /** Below this size a layout worker costs more than it saves. */
@@ -158,6 +171,8 @@ async function convert(a: ConvertArgs, tuning: ConvertTuning): Promise<number> {
 async function convertWith(a: ConvertArgs, m: ModelMemory, helper: LayoutHelper | undefined, t0: number, comparison: Comparison | undefined, tuning: ConvertTuning): Promise<number> {
   const file = a.model
   const model = convertModel(m.bytes, { file, precision: a.precision, transient: true, maxExpansion: a.maxExpansion })
+  // Before any layout: a fully connected layer after an NCHW flatten gets its inputs permuted.
+  const network = a.network.network ? buildNetwork(model.graph, file, model.plans, a.network) : undefined
   trace('parse and plan')
   const digest = helper ? helper.sha256 : Promise.resolve(createHash('sha256').update(m.bytes).digest('hex'))
   attachLayout(m, model.layoutRegion)
@@ -250,7 +265,7 @@ async function convertWith(a: ConvertArgs, m: ModelMemory, helper: LayoutHelper 
       fs.renameSync(packedPath, path.join(tmp, hashName(name, h)))
     }
     for (const l of plan.layers) for (const t of [l.weights, l.bias]) t.file = hashed.get(t.file) ?? t.file
-    fs.writeFileSync(path.join(tmp, 'manifest.json'), manifestJson({ source: path.basename(file), sha256: await digest, precision: model.precision }, plan))
+    fs.writeFileSync(path.join(tmp, 'manifest.json'), manifestJson({ source: path.basename(file), sha256: await digest, precision: model.precision }, plan, network))
     swapInto(tmp, outDir, a.outDir)
     trace('manifest written, output in place')
   } catch (e) {

@@ -8,6 +8,7 @@ import { basename } from 'node:path'
 import type { ConvertedModel, OutputLayer, Precision } from '../fold/convert.js'
 import type { LayerInfo } from '../fold/layers.js'
 import type { ManifestHeader } from './manifest.js'
+import type { MpscnnNetwork } from '../base/manifest-types.js'
 
 /** `models/inception_v3.pb` -> `inception_v3`: the packed file's and the unhashed folder's name. */
 export function modelStem(file: string): string {
@@ -176,4 +177,6 @@ export interface ConvertedAssets {
   /** File name -> bytes. */
   files: Map<string, Uint8Array>
   warnings: string[]
+  /** The network description (absent with `network: false`). */
+  network?: MpscnnNetwork
 }

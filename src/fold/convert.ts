@@ -9,7 +9,7 @@ import type { GraphDef } from '../graphdef/schema.js'
 import { sniffModel } from '../graphdef/sniff.js'
 import { parseGraphDefText } from '../graphdef/text.js'
 import { Graph } from './graph.js'
-import { layOut, planLayers, type LayerInfo, type LayoutJob, type OutputLayer, type Precision } from './layers.js'
+import { layOut, planLayers, type LayerInfo, type LayerPlan, type LayoutJob, type OutputLayer, type Precision } from './layers.js'
 import { regionSize } from './simd.js'
 import { materializeLimit } from './budget.js'
 
@@ -39,6 +39,9 @@ export interface ConvertedModel {
   precision: Precision
   /** Layer descriptions, in graph order, known before any weight is laid out. */
   layers: LayerInfo[]
+  /** The graph and the layer plans, for the network description (src/network). */
+  graph: Graph
+  plans: LayerPlan[]
   warnings: string[]
   /** Bytes of working memory the SIMD layout of the largest layer needs (see fold/simd.ts). */
   layoutRegion: number
@@ -79,6 +82,8 @@ export function convertModel(bytes: Uint8Array, options: ConvertOptions): Conver
   return {
     precision,
     layers: plan.layers.map((p) => p.info),
+    graph,
+    plans: plan.layers,
     warnings: plan.warnings,
     layoutRegion: plan.layers.reduce((m, p) => Math.max(m, regionSize(p.K, p.info.outputChannels)), 0),
     *outputs() {
@@ -88,7 +93,8 @@ export function convertModel(bytes: Uint8Array, options: ConvertOptions): Conver
     job(i) {
       const { weights, ...rest } = plan.layers[i]
       const raw = weights.raw
-      if (!raw || raw.buffer !== bytes.buffer) return undefined
+      // A layer whose inputs are permuted (a fully connected layer after an NCHW flatten) is laid out here.
+      if (!raw || raw.buffer !== bytes.buffer || plan.layers[i].inputOrder) return undefined
       return { layer: i, plan: rest, weightsShape: weights.shape, srcOffset: raw.byteOffset, srcLength: raw.byteLength }
     },
   }

@@ -56,6 +56,12 @@ export interface LayerPlan {
   scale: Float64Array
   bias: Float64Array
   weightNode: string
+  /**
+   * Set by the network description for a fully connected layer after a flatten of an NCHW
+   * tensor: input k of the laid-out weights is TF's input `inputOrder[k]` (C, H, W order
+   * becomes MPSCNNFullyConnected's H, W, C).
+   */
+  inputOrder?: Int32Array
 }
 
 export interface FoldedLayer {
@@ -448,6 +454,16 @@ export function planLayers(graph: Graph, file: string, maxBytes = Infinity): Pla
   return new Planner(graph, file, new MaterializeBudget(file, maxBytes)).plan()
 }
 
+/** The weights with their input rows (K) in `p.inputOrder`, in the plan's own layout. */
+function permuteInputs(src: Float32Array, p: LayerPlan): Float32Array {
+  const order = p.inputOrder!
+  const O = p.info.outputChannels
+  const out = new Float32Array(src.length)
+  if (p.layout === 'transpose') for (let k = 0; k < p.K; k++) out.set(src.subarray(order[k] * O, order[k] * O + O), k * O)
+  else for (let o = 0; o < O; o++) for (let k = 0; k < p.K; k++) out[o * p.K + k] = src[o * p.K + order[k]]
+  return out
+}
+
 /** Lays out one planned layer: folded float32 weights in MPSCNN order, and its bias. */
 export function materialize(p: LayerPlan, file: string, opts: { transient?: boolean } = {}): FoldedLayer {
   const O = p.info.outputChannels
@@ -460,7 +476,7 @@ export function materialize(p: LayerPlan, file: string, opts: { transient?: bool
     })
   }
   const raw = p.weights.raw
-  if (raw && p.layout === 'transpose' && p.K > 1 && O > 1) {
+  if (raw && !p.inputOrder && p.layout === 'transpose' && p.K > 1 && O > 1) {
     const r = transposeSimd(raw, p.K, O, p.scale)
     // A copy unless the caller is done with it before the next layout: a view of shared
     // memory would be slow to hand to a bundler (napi copies those element by element).
@@ -468,7 +484,7 @@ export function materialize(p: LayerPlan, file: string, opts: { transient?: bool
     // Not finite: the scalar path below finds the element to name.
   }
   const weights = new Float32Array(O * p.K)
-  const src = float32Source(p.weights)
+  const src = p.inputOrder ? permuteInputs(float32Source(p.weights), p) : float32Source(p.weights)
   const chk = p.layout === 'rows' ? scaleRows(src, p.K, O, p.scale, weights) : transposeScaled(src, p.K, O, p.scale, weights)
   if (chk !== 0) {
     const bad = finite(src)

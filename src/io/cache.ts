@@ -158,6 +158,7 @@ function renamed(assets: ConvertedAssets, from: string, to: string): ConvertedAs
     },
     files: new Map([...assets.files].map(([name, bytes]) => [dat(name), bytes])),
     warnings: assets.warnings.map((w) => (w.startsWith(prefix) ? `${to}: ${w.slice(prefix.length)}` : w)),
+    network: assets.network,
   }
 }
 

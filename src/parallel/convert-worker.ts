@@ -11,7 +11,7 @@ try {
   const a = convertToAssets(source, file, options)
   const files = [...a.files]
   for (const [, b] of files) if (b.buffer instanceof ArrayBuffer && !transfer.includes(b.buffer)) transfer.push(b.buffer)
-  result = { ok: true, assets: { header: a.header, plan: a.plan, warnings: a.warnings, files } }
+  result = { ok: true, assets: { header: a.header, plan: a.plan, warnings: a.warnings, network: a.network, files } }
 } catch (e) {
   result = {
     ok: false,

@@ -110,7 +110,7 @@ function drain(): void {
  */
 export function convertScheduled(source: ModelSource, file: string, options: PipelineOptions, observe?: (e: ConversionEvent) => void): Promise<ConvertedAssets> {
   return new Promise((resolve, reject) => {
-    queue.push({ source, file, options: { packed: options.packed, align: options.align, precision: options.precision, maxExpansion: options.maxExpansion }, resolve, reject, observe })
+    queue.push({ source, file, options: { packed: options.packed, align: options.align, precision: options.precision, maxExpansion: options.maxExpansion, network: options.network }, resolve, reject, observe })
     if (!scheduled) {
       scheduled = true
       // Let the bundler ask for its other modules first, so that they can run together.

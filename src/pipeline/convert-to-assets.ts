@@ -7,6 +7,7 @@ import { convertModel, sha256Hex, type Precision } from '../fold/convert.js'
 import { buildFiles, modelStem, planAssets, type ConvertedAssets } from '../emit/assets.js'
 import { detach } from '../fold/simd.js'
 import { attachLayout, toModelMemory } from '../io/read.js'
+import { buildNetwork } from '../network/index.js'
 
 export type { ConvertedAssets }
 
@@ -16,6 +17,8 @@ export interface PipelineOptions {
   precision: Precision
   /** See Options.maxExpansion. */
   maxExpansion?: number
+  /** The network description: off, or on with its input shape and outputs (plugin/options.ts). Default: on. */
+  network?: { network: boolean; inputShape?: number[]; outputs?: string[] }
 }
 
 /**
@@ -32,6 +35,8 @@ export interface ModelSource {
 export function convertToAssets({ bytes, memory, sha256 }: ModelSource, file: string, o: PipelineOptions): ConvertedAssets {
   const m = toModelMemory(bytes, memory)
   const model = convertModel(m.bytes, { file, precision: o.precision, maxExpansion: o.maxExpansion })
+  // Before the layout: a fully connected layer after an NCHW flatten gets its inputs permuted.
+  const network = (o.network?.network ?? true) ? buildNetwork(model.graph, file, model.plans, o.network ?? {}) : undefined
   const plan = planAssets(model.layers, { packed: o.packed, align: o.align, modelName: modelStem(file), precision: o.precision })
   attachLayout(m, model.layoutRegion)
   const files = buildFiles(model, plan)
@@ -41,5 +46,6 @@ export function convertToAssets({ bytes, memory, sha256 }: ModelSource, file: st
     plan,
     files,
     warnings: model.warnings,
+    network,
   }
 }

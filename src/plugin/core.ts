@@ -120,7 +120,7 @@ export async function loadModel(file: string, options: ResolvedOptions, root: st
 
   function done(assets: ConvertedAssets, fromCache: boolean): LoadedModel {
     const ms = performance.now() - t0
-    if (options.dts) writeIfChanged(`${file}.d.ts`, manifestDts(assets.plan.layers.map((l) => l.info.name)))
+    if (options.dts) writeIfChanged(`${file}.d.ts`, manifestDts(assets.plan.layers.map((l) => l.info.name), assets.network && Object.keys(assets.network.images)))
     let total = 0
     for (const f of assets.files.values()) total += f.byteLength
     const how = fromCache ? 'from cache' : 'converted'

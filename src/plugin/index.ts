@@ -14,7 +14,7 @@ import { importVariant, isModelPath, parseImportQuery, resolveOptions, splitId, 
 import { DevAssets } from './dev-server.js'
 
 export type { Options } from './options.js'
-export type { MpscnnLayer, MpscnnManifest, MpscnnTensor } from '../base/manifest-types.js'
+export type { MpscnnLayer, MpscnnManifest, MpscnnNetwork, MpscnnNetworkNode, MpscnnTensor } from '../base/manifest-types.js'
 export { MpscnnError } from '../base/errors.js'
 
 export const PLUGIN_NAME = 'unplugin-mpscnn'
@@ -98,7 +98,7 @@ export const unpluginFactory: UnpluginFactory<Options | undefined> = (rawOptions
           const emitAs = variant ? path.join(path.dirname(file), `${modelStem(file)}.${variant}.pb`) : file
           urlOf = state.emitter.emitAll(this, emitAs, files, state.options.hash)
         }
-        return { code: manifestModule(header, plan, urlOf), map: { mappings: '' } }
+        return { code: manifestModule(header, plan, urlOf, model.assets.network), map: { mappings: '' } }
       },
     },
 

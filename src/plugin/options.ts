@@ -77,6 +77,47 @@ export interface Options {
    * @default false
    */
   quiet?: boolean
+  /**
+   * Describe the whole network in the manifest (`manifest.network`: images, inputs with
+   * their preprocessing, outputs, and every MPS encode in order; see docs/network.md). A
+   * graph with an op that has no MPS counterpart on the way from its input to its outputs
+   * is then refused (UNSUPPORTED_OP). `false`: layers and weights only.
+   * @default true
+   */
+  network?: boolean
+  /**
+   * `[height, width, channels]` of the network input, for a placeholder whose shape leaves
+   * them unknown (e.g. `[-1, -1, -1, 3]`). Needed only then.
+   * @default undefined (the placeholder's shape)
+   */
+  inputShape?: readonly [number, number, number]
+  /**
+   * The network's outputs: TF node names (`node` or `node:k`).
+   * @default undefined (the graph's sinks: nodes whose value nobody reads)
+   */
+  outputs?: readonly string[]
+}
+
+/** What shapes the network description. */
+export interface NetworkSettings {
+  network: boolean
+  inputShape: number[] | undefined
+  outputs: string[] | undefined
+}
+
+/** Validates the network options (for the plugin and the CLI). */
+export function resolveNetworkOptions(o: Pick<Options, 'network' | 'inputShape' | 'outputs'>, name = (k: string) => `option ${k}`): NetworkSettings {
+  const network = o.network ?? true
+  if (typeof network !== 'boolean') throw new TypeError(`unplugin-mpscnn: ${name('network')} must be true or false, got ${JSON.stringify(network)}`)
+  const shape = o.inputShape
+  if (shape !== undefined && (!Array.isArray(shape) || shape.length !== 3 || !shape.every((d) => Number.isSafeInteger(d) && d > 0))) {
+    throw new TypeError(`unplugin-mpscnn: ${name('inputShape')} must be [height, width, channels], three positive integers, got ${JSON.stringify(shape)}`)
+  }
+  const outputs = o.outputs
+  if (outputs !== undefined && (!Array.isArray(outputs) || outputs.length === 0 || !outputs.every((s) => typeof s === 'string' && s.length > 0 && !s.startsWith('^')))) {
+    throw new TypeError(`unplugin-mpscnn: ${name('outputs')} must be a non-empty list of node names, got ${JSON.stringify(outputs)}`)
+  }
+  return { network, inputShape: shape ? [...shape] : undefined, outputs: outputs ? [...outputs] : undefined }
 }
 
 export interface ResolvedOptions {
@@ -92,6 +133,7 @@ export interface ResolvedOptions {
   cacheMaxBytes: number
   maxExpansion: number
   quiet: boolean
+  network: NetworkSettings
 }
 
 const PLUGIN = 'unplugin-mpscnn'
@@ -113,6 +155,9 @@ const ACCEPTS: { [K in keyof Required<Options>]: (v: unknown) => string | undefi
   cacheMaxBytes: (v) => (typeof v === 'number' && v >= 0 && !Number.isNaN(v) ? undefined : 'a number of bytes (>= 0)'),
   quiet: (v) => (typeof v === 'boolean' ? undefined : 'true or false'),
   maxExpansion: (v) => (typeof v === 'number' && v >= 1 ? undefined : 'a number of at least 1'),
+  network: (v) => (typeof v === 'boolean' ? undefined : 'true or false'),
+  inputShape: (v) => (Array.isArray(v) && v.length === 3 && v.every((d) => Number.isSafeInteger(d) && d > 0) ? undefined : '[height, width, channels], three positive integers'),
+  outputs: (v) => (Array.isArray(v) && v.length > 0 && v.every((s) => typeof s === 'string' && s.length > 0 && !s.startsWith('^')) ? undefined : 'a non-empty list of node names'),
 }
 
 /** Edit distance (insertions, deletions, substitutions), case-insensitive. */
@@ -176,12 +221,13 @@ export function resolveOptions(options: Options = {}, root = process.cwd()): Res
     cacheMaxBytes: options.cacheMaxBytes ?? 2 ** 31,
     maxExpansion,
     quiet: options.quiet ?? false,
+    network: resolveNetworkOptions(options),
   }
 }
 
 /** The options that change the converted bytes (and so belong in a cache key). */
 export function outputAffectingOptions(o: ResolvedOptions): Record<string, unknown> {
-  return { packed: o.packed, align: o.packed ? o.align : undefined, precision: o.precision }
+  return { packed: o.packed, align: o.packed ? o.align : undefined, precision: o.precision, network: o.network }
 }
 
 /** Options one import may set in its query: `import m from './model.pb?packed&precision=float16'`. */

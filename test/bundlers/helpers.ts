@@ -278,6 +278,10 @@ export function checkBuild(b: BuildUnderTest, expected: ExpectedLayer[] = oracle
   expect(m.precision).toBe(precision)
   expect(m.sha256).toMatch(/^[0-9a-f]{64}$/)
   expect(m.layers.map((l) => l.name)).toEqual(expected.map((e) => e.name))
+  // The module carries the network description: every layer is one encode, input to softmax.
+  expect(m.network!.nodes.filter((n) => n.layer).map((n) => n.layer).sort()).toEqual(expected.map((e) => e.name).sort())
+  expect(m.network!.inputs.map((i) => i.image)).toEqual(['Mul'])
+  expect(m.network!.outputs).toEqual([{ image: 'softmax', tfNode: 'softmax' }])
 
   const referenced = new Set<string>()
   const perFile = new Map<string, { offset: number; end: number; what: string }[]>()

@@ -1,0 +1,458 @@
+/**
+ * The network description (src/network): graphs of every kind built with the project's
+ * graph builder, checked against TensorFlow's own padding formulas computed here.
+ */
+import { describe, expect, it } from 'vitest'
+import type { MpscnnNetwork, MpscnnNetworkNode } from '../src/base/manifest-types.js'
+import { convertModel } from '../src/fold/convert.js'
+import { buildNetwork, type NetworkOptions } from '../src/network/index.js'
+import { convertToAssets } from '../src/pipeline/convert-to-assets.js'
+import { attr, GraphBuilder } from './helpers/graph-builder.js'
+
+let seed = 7
+const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648) * 2 - 1
+const randn = (n: number) => Float32Array.from({ length: n }, rand)
+
+function network(b: GraphBuilder, opts: NetworkOptions = {}): MpscnnNetwork {
+  const m = convertModel(b.encode(), { file: 'test.pb' })
+  return buildNetwork(m.graph, 'test.pb', m.plans, opts)
+}
+
+function refused(b: GraphBuilder, opts: NetworkOptions = {}): { code: string; message: string } {
+  try {
+    network(b, opts)
+  } catch (e) {
+    return e as { code: string; message: string }
+  }
+  throw new Error('the network was not refused')
+}
+
+const T = { T: attr.type('DT_FLOAT') }
+
+/** A Conv2D with random constant weights [kh, kw, cin, cout]; returns its output's name. */
+function conv(b: GraphBuilder, name: string, input: string, o: { k?: number | [number, number]; cin: number; cout: number; stride?: number; padding?: string; dilation?: number; nchw?: boolean }): string {
+  const [kh, kw] = Array.isArray(o.k) ? o.k : [o.k ?? 3, o.k ?? 3]
+  const s = o.stride ?? 1
+  const d = o.dilation ?? 1
+  b.constF32(`${name}/weights`, [kh, kw, o.cin, o.cout], randn(kh * kw * o.cin * o.cout))
+  return b.op(`${name}/Conv2D`, 'Conv2D', [input, `${name}/weights`], {
+    ...T,
+    strides: attr.ints(o.nchw ? [1, 1, s, s] : [1, s, s, 1]),
+    dilations: attr.ints([1, d, d, 1]),
+    padding: attr.s(o.padding ?? 'SAME'),
+    data_format: attr.s(o.nchw ? 'NCHW' : 'NHWC'),
+  })
+}
+
+function byName(net: MpscnnNetwork, name: string): MpscnnNetworkNode {
+  const n = net.nodes.find((x) => x.name === name)
+  if (!n) throw new Error(`no node ${name} in ${net.nodes.map((x) => x.name).join(', ')}`)
+  return n
+}
+
+/** TensorFlow's window for one dimension, straight from its padding rules. */
+function tfWindow(size: number, k: number, s: number, d: number, padding: 'SAME' | 'VALID', before = 0, after = 0) {
+  const kEff = (k - 1) * d + 1
+  const n = size + before + after
+  const out = padding === 'SAME' ? Math.ceil(n / s) : Math.floor((n - kEff) / s) + 1
+  const total = padding === 'SAME' ? Math.max((out - 1) * s + kEff - n, 0) : 0
+  const first = -before - Math.floor(total / 2) + 0 // + 0: no -0
+  return { out, first, last: first + (out - 1) * s + kEff - 1 }
+}
+
+/** The window an MPS encode reads, in source coordinates, per Apple's definition of `offset`. */
+function mpsWindow(offset: number, k: number, s: number, d: number, out: number) {
+  const kEff = (k - 1) * d + 1
+  const first = offset - Math.floor(kEff / 2)
+  return { out, first, last: first + (out - 1) * s + kEff - 1 }
+}
+
+describe('padding as MPS does it', () => {
+  const cases: [number, number, number, number, 'SAME' | 'VALID'][] = []
+  for (const size of [7, 8]) for (const k of [1, 2, 3, 4]) for (const s of [1, 2]) for (const p of ['SAME', 'VALID'] as const) if (k <= size) cases.push([size, k, s, 1, p])
+  cases.push([9, 3, 1, 2, 'SAME'], [9, 3, 2, 2, 'VALID'])
+  it.each(cases)('conv on %i px, kernel %i, stride %i, dilation %i, %s reads the pixels TF reads', (size, k, s, d, p) => {
+    const b = new GraphBuilder()
+    b.placeholder('x', [1, size, size + 3, 2])
+    conv(b, 'c', 'x', { k, cin: 2, cout: 4, stride: s, padding: p, dilation: d })
+    const net = network(b)
+    const n = byName(net, 'c/Conv2D')
+    const img = net.images[n.destination]
+    for (const [dim, src] of [['y', size], ['x', size + 3]] as const) {
+      const tf = tfWindow(src, k, s, d, p)
+      const out = dim === 'y' ? img.height : img.width
+      expect(mpsWindow(n.offset[dim], k, s, d, out)).toEqual(tf)
+    }
+    expect(n.edgeMode).toBe('zero')
+  })
+
+  it('folds an explicit zero Pad into the convolution that reads it, and into a max pool (zero edge), not an average pool', () => {
+    const b = new GraphBuilder()
+    b.placeholder('x', [1, 8, 9, 4])
+    b.constI32('pads', [4, 2], [0, 0, 2, 1, 0, 3, 0, 0])
+    b.op('pad', 'Pad', ['x', 'pads'], T)
+    conv(b, 'c', 'pad', { k: 3, cin: 4, cout: 4, stride: 2, padding: 'VALID' })
+    b.op('mp', 'MaxPool', ['pad'], { ...T, ksize: attr.ints([1, 3, 3, 1]), strides: attr.ints([1, 2, 2, 1]), padding: attr.s('VALID') })
+    b.op('sum', 'AddV2', ['c/Conv2D', 'mp'], T)
+    const net = network(b)
+    const c = byName(net, 'c/Conv2D')
+    const mp = byName(net, 'mp')
+    expect(c.tf).toContain('pad')
+    expect(c.source).toBe('x')
+    expect([c.edgeMode, mp.edgeMode]).toEqual(['zero', 'zero'])
+    for (const n of [c, mp]) {
+      const img = net.images[n.destination]
+      expect(mpsWindow(n.offset.y, 3, 2, 1, img.height)).toEqual(tfWindow(8, 3, 2, 1, 'VALID', 2, 1))
+      expect(mpsWindow(n.offset.x, 3, 2, 1, img.width)).toEqual(tfWindow(9, 3, 2, 1, 'VALID', 0, 3))
+    }
+    expect(net.nodes.map((n) => n.kind)).not.toContain('reshape')
+
+    const a = new GraphBuilder()
+    a.placeholder('x', [1, 8, 8, 4])
+    a.constI32('pads', [4, 2], [0, 0, 1, 1, 1, 1, 0, 0])
+    a.op('pad', 'Pad', ['x', 'pads'], T)
+    a.op('ap', 'AvgPool', ['pad'], { ...T, ksize: attr.ints([1, 3, 3, 1]), strides: attr.ints([1, 1, 1, 1]), padding: attr.s('VALID') })
+    conv(a, 'c', 'ap', { cin: 4, cout: 4 })
+    const e = refused(a)
+    expect(e.code).toBe('UNSUPPORTED_OP')
+    expect(e.message).toMatch(/AvgPool \(e\.g\. "ap"/)
+    // A Pad read by anything else is refused at that reader, with the reason.
+    a.remove('ap')
+    a.op('ap', 'Relu', ['pad'], T)
+    expect(refused(a).message).toContain('Relu (e.g. "ap": it reads the explicit "pad", which MPS folds only into a convolution or a max pool)')
+    // Reflection padding has no edge mode that reads like it.
+    const m = new GraphBuilder()
+    m.placeholder('x', [1, 8, 8, 4])
+    m.constI32('pads', [4, 2], [0, 0, 1, 1, 1, 1, 0, 0])
+    m.op('mirror', 'MirrorPad', ['x', 'pads'], { ...T, mode: attr.s('REFLECT') })
+    conv(m, 'c', 'mirror', { cin: 4, cout: 4, padding: 'VALID' })
+    expect(refused(m).message).toContain('MirrorPad (e.g. "mirror": MPS has no counterpart)')
+  })
+
+  it('pools: max pool clamps (never changes a maximum), average pool clamps (TF leaves padding out of the count)', () => {
+    const b = new GraphBuilder()
+    b.placeholder('x', [1, 7, 8, 2])
+    conv(b, 'c', 'x', { k: 1, cin: 2, cout: 4 })
+    b.op('mp', 'MaxPool', ['c/Conv2D'], { ...T, ksize: attr.ints([1, 3, 3, 1]), strides: attr.ints([1, 2, 2, 1]), padding: attr.s('SAME') })
+    b.op('ap', 'AvgPool', ['mp'], { ...T, ksize: attr.ints([1, 2, 2, 1]), strides: attr.ints([1, 2, 2, 1]), padding: attr.s('SAME') })
+    const net = network(b)
+    const mp = byName(net, 'mp')
+    const ap = byName(net, 'ap')
+    expect([mp.kind, mp.edgeMode, ap.kind, ap.edgeMode]).toEqual(['poolingMax', 'clamp', 'poolingAverage', 'clamp'])
+    expect(mpsWindow(mp.offset.y, 3, 2, 1, net.images.mp.height)).toEqual(tfWindow(7, 3, 2, 1, 'SAME'))
+    expect(mpsWindow(mp.offset.x, 3, 2, 1, net.images.mp.width)).toEqual(tfWindow(8, 3, 2, 1, 'SAME'))
+    expect(mpsWindow(ap.offset.y, 2, 2, 1, net.images.ap.height)).toEqual(tfWindow(4, 2, 2, 1, 'SAME'))
+    expect(ap.kernel).toEqual({ width: 2, height: 2 })
+    expect(ap.stride).toEqual({ x: 2, y: 2 })
+  })
+})
+
+describe('the op table', () => {
+  it('residual Add of two images, standalone and fused neurons, softmax', () => {
+    const b = new GraphBuilder()
+    b.placeholder('x', [1, 6, 6, 4])
+    const c1 = conv(b, 'c1', 'x', { cin: 4, cout: 4 })
+    b.op('c1/relu6', 'Relu6', [c1], T)
+    b.op('res', 'AddV2', ['c1/relu6', 'x'], T)
+    b.op('res/relu', 'Relu', ['res'], T)
+    b.op('sig', 'Sigmoid', ['res/relu'], T)
+    b.op('lsm', 'LogSoftmax', ['sig'], T)
+    const net = network(b)
+    expect(net.nodes.map((n) => [n.kind, n.neuron?.type ?? null])).toEqual([
+      ['convolution', 'relu6'],
+      ['add', null],
+      ['neuron', 'relu'],
+      ['neuron', 'sigmoid'],
+      ['logSoftMax', null],
+    ])
+    expect(byName(net, 'res').source).toEqual(['c1/relu6', 'x'])
+    expect(byName(net, 'c1/Conv2D').tf).toEqual(['c1/Conv2D', 'c1/relu6'])
+    expect(net.outputs).toEqual([{ image: 'lsm', tfNode: 'lsm' }])
+    expect(net.inputs).toEqual([{ image: 'x', tfNode: 'x', placeholder: 'x', before: [] }])
+  })
+
+  it('global average pooling spelled as Mean, then a fully connected layer and its BiasAdd folded', () => {
+    const b = new GraphBuilder()
+    b.placeholder('x', [1, 5, 7, 3])
+    const c = conv(b, 'c', 'x', { cin: 3, cout: 8, stride: 2 })
+    b.constI32('axes', [2], [1, 2])
+    b.op('gap', 'Mean', [c, 'axes'], { ...T, keep_dims: attr.b(false) })
+    b.constF32('fc/weights', [8, 10], randn(80))
+    b.op('fc/MatMul', 'MatMul', ['gap', 'fc/weights'], T)
+    b.constF32('fc/bias', [10], randn(10))
+    b.op('fc/BiasAdd', 'BiasAdd', ['fc/MatMul', 'fc/bias'], T)
+    b.op('prob', 'Softmax', ['fc/BiasAdd'], T)
+    const net = network(b)
+    const gap = byName(net, 'gap')
+    expect(gap).toMatchObject({ kind: 'poolingAverage', kernel: { width: 4, height: 3 }, offset: { x: 2, y: 1 }, source: 'c/Conv2D' })
+    expect(net.images.gap).toEqual({ width: 1, height: 1, featureChannels: 8 })
+    const fc = byName(net, 'fc/MatMul')
+    expect(fc).toMatchObject({ kind: 'fullyConnected', layer: 'fc', source: 'gap', destination: 'fc/BiasAdd', kernel: { width: 1, height: 1 }, inputFeatureChannels: 8, outputFeatureChannels: 10 })
+    expect(fc.tf).toEqual(['fc/MatMul', 'fc/BiasAdd'])
+    expect(byName(net, 'prob').kind).toBe('softMax')
+  })
+
+  for (const spelling of ['Reshape', 'Keras Flatten'] as const) {
+    it(`fully connected after a flatten (${spelling}) reads the H x W x C image with kernel = the image size`, () => {
+      const b = new GraphBuilder()
+      b.placeholder('x', [1, 4, 4, 2])
+      const c = conv(b, 'c', 'x', { cin: 2, cout: 3, stride: 2 }) // 2 x 2 x 3
+      if (spelling === 'Reshape') b.constI32('shape', [2], [-1, 12])
+      else {
+        b.op('flatten/Shape', 'Shape', [c], { ...T, out_type: attr.type('DT_INT32') })
+        b.constI32('flatten/begin', [1], [1])
+        b.constI32('flatten/end', [1], [0])
+        b.constI32('flatten/strides', [1], [1])
+        b.op('flatten/strided_slice', 'StridedSlice', ['flatten/Shape', 'flatten/begin', 'flatten/end', 'flatten/strides'], { T: attr.type('DT_INT32'), end_mask: attr.i(1) })
+        b.constI32('flatten/axis', [1], [0])
+        b.op('flatten/Prod', 'Prod', ['flatten/strided_slice', 'flatten/axis'], { T: attr.type('DT_INT32'), keep_dims: attr.b(false) })
+        b.constI32('flatten/minus1', [], [-1])
+        b.op('shape', 'Pack', ['flatten/minus1', 'flatten/Prod'], { T: attr.type('DT_INT32'), N: attr.i(2) })
+      }
+      b.op('flat', 'Reshape', [c, 'shape'], T)
+      b.constF32('fc/weights', [12, 5], randn(60))
+      b.op('fc/MatMul', 'MatMul', ['flat', 'fc/weights'], T)
+      const net = network(b)
+      expect(byName(net, 'fc/MatMul')).toMatchObject({ source: 'c/Conv2D', kernel: { width: 2, height: 2 }, inputFeatureChannels: 3, offset: { x: 1, y: 1 } })
+      expect(net.nodes.map((n) => n.kind)).toEqual(['convolution', 'fullyConnected'])
+    })
+  }
+
+  it('an NCHW graph: the input read as [1, C, H, W], convolutions and pools in NCHW, a flatten in C, H, W order', () => {
+    const b = new GraphBuilder()
+    b.placeholder('x', [1, 3, 7, 6])
+    const c = conv(b, 'c', 'x', { cin: 3, cout: 4, stride: 2, nchw: true })
+    b.op('p', 'MaxPool', [c], { ...T, ksize: attr.ints([1, 1, 2, 2]), strides: attr.ints([1, 1, 2, 2]), padding: attr.s('VALID'), data_format: attr.s('NCHW') })
+    b.constI32('shape', [2], [-1, 8])
+    b.op('flat', 'Reshape', ['p', 'shape'], T)
+    b.constF32('fc/weights', [8, 2], randn(16))
+    b.op('fc/MatMul', 'MatMul', ['flat', 'fc/weights'], T)
+    const net = network(b)
+    expect(net.images.x).toEqual({ width: 6, height: 7, featureChannels: 3 })
+    expect(net.images['c/Conv2D']).toEqual({ width: 3, height: 4, featureChannels: 4 })
+    expect(net.images.p).toEqual({ width: 1, height: 2, featureChannels: 4 })
+    expect(byName(net, 'fc/MatMul')).toMatchObject({ source: 'p', kernel: { width: 1, height: 2 }, inputFeatureChannels: 4 })
+  })
+
+  it('a flatten of an NCHW tensor (Transpose) permutes the weight rows to MPSCNNFullyConnected\'s H, W, C order', () => {
+    const b = new GraphBuilder()
+    b.placeholder('x', [1, 3, 4, 2])
+    const c = conv(b, 'c', 'x', { cin: 2, cout: 5 }) // 3 x 4 x 5
+    b.constI32('perm', [4], [0, 3, 1, 2])
+    b.op('nchw', 'Transpose', [c, 'perm'], { ...T, Tperm: attr.type('DT_INT32') })
+    b.constI32('shape', [2], [1, 60])
+    b.op('flat', 'Reshape', ['nchw', 'shape'], T)
+    const w = randn(60 * 7)
+    b.constF32('fc/weights', [60, 7], w)
+    b.op('fc/MatMul', 'MatMul', ['flat', 'fc/weights'], T)
+    const bytes = b.encode()
+    const assets = convertToAssets({ bytes, sha256: null }, 'nchw.pb', { packed: false, align: 256, precision: 'float32' })
+    expect(assets.network!.nodes.find((n) => n.name === 'fc/MatMul')).toMatchObject({ kernel: { width: 4, height: 3 }, inputFeatureChannels: 5 })
+    const f = assets.files.get('weights_fc.dat')!
+    const got = new Float32Array(f.buffer, f.byteOffset, f.byteLength / 4)
+    // MPS: [o][h][w][c]; TF's row of (c, h, w) after the transpose is c * 12 + h * 4 + w.
+    for (let o = 0; o < 7; o++) for (let h = 0; h < 3; h++) for (let x = 0; x < 4; x++) for (let ch = 0; ch < 5; ch++) {
+      expect(got[((o * 3 + h) * 4 + x) * 5 + ch]).toBe(w[(ch * 12 + h * 4 + x) * 7 + o])
+    }
+    // Without the network, the layer keeps TF's order.
+    const plain = convertToAssets({ bytes, sha256: null }, 'nchw.pb', { packed: false, align: 256, precision: 'float32', network: { network: false } })
+    const p = plain.files.get('weights_fc.dat')!
+    expect(new Float32Array(p.buffer, p.byteOffset, p.byteLength / 4)[1]).toBe(w[7])
+    expect(plain.network).toBeUndefined()
+  })
+
+  it('upsampling, an unfolded batch norm on the input, a Relu6 fused into a depthwise convolution, preprocessing', () => {
+    const b = new GraphBuilder()
+    b.placeholder('x', [1, 4, 4, 3])
+    b.constF32('mean', [3], [1, 2, 3])
+    b.op('centered', 'Sub', ['x', 'mean'], T)
+    b.constF32('scale', [], [0.5])
+    b.op('scaled', 'Mul', ['centered', 'scale'], T)
+    b.constF32('bn/gamma', [3], [1, 2, 3])
+    b.constF32('bn/beta', [3], [0, 1, 0])
+    b.constF32('bn/mean', [3], [0, 0, 1])
+    b.constF32('bn/var', [3], [1, 3, 8])
+    const c = conv(b, 'c', 'scaled', { cin: 3, cout: 4 })
+    b.op('c/relu', 'Relu', [c], T)
+    b.op('bn', 'FusedBatchNormV3', ['c/relu', 'bn/gamma', 'bn/beta', 'bn/mean', 'bn/var'], { ...T, epsilon: attr.f(0), is_training: attr.b(false) })
+    b.constF32('dw/weights', [3, 3, 4, 1], randn(36))
+    // bn has 3 parameters for 4 channels: refused by name. Use 4-channel parameters instead.
+    b.remove('bn')
+    for (const k of ['gamma', 'beta', 'mean', 'var']) b.remove(`bn/${k}`)
+    b.constF32('bn/gamma', [4], [1, 2, 3, 4])
+    b.constF32('bn/beta', [4], [0, 1, 0, 1])
+    b.constF32('bn/mean', [4], [0, 0, 1, 1])
+    b.constF32('bn/var', [4], [1, 4, 9, 16])
+    b.op('bn', 'FusedBatchNormV3', ['c/relu', 'bn/gamma', 'bn/beta', 'bn/mean', 'bn/var'], { ...T, epsilon: attr.f(0), is_training: attr.b(false) })
+    b.op('dw', 'DepthwiseConv2dNative', ['bn', 'dw/weights'], { ...T, strides: attr.ints([1, 1, 1, 1]), padding: attr.s('SAME') })
+    b.op('dw/relu6', 'Relu6', ['dw'], T)
+    b.constI32('size', [2], [8, 12])
+    b.op('up', 'ResizeNearestNeighbor', ['dw/relu6', 'size'], T)
+    const net = network(b)
+    expect(net.inputs[0]).toEqual({ image: 'scaled', tfNode: 'scaled', placeholder: 'x', before: [], preprocess: { scale: [0.5, 0.5, 0.5], bias: [-0.5, -1, -1.5], tf: ['centered', 'scaled'], from: 'x' } })
+    const bn = byName(net, 'bn')
+    expect(bn.kind).toBe('batchNormalization')
+    expect(bn.scale).toEqual([1, 1, 1, 1])
+    expect(bn.bias).toEqual([0, 1, -1, 0])
+    expect(byName(net, 'dw')).toMatchObject({ kind: 'depthwiseConvolution', neuron: { type: 'relu6' }, destination: 'dw/relu6' })
+    expect(byName(net, 'up')).toMatchObject({ kind: 'upsampling', mode: 'nearest', stride: { x: 3, y: 2 } })
+    expect(net.images.up).toEqual({ width: 12, height: 8, featureChannels: 4 })
+  })
+
+  it('drops training leftovers: dropout with keep_prob 1, CheckNumerics and Identity chains', () => {
+    const b = new GraphBuilder()
+    b.placeholder('x', [1, 4, 4, 3])
+    const c = conv(b, 'c', 'x', { cin: 3, cout: 4 })
+    b.op('check', 'CheckNumerics', [c], { ...T, message: attr.s('bad') })
+    b.op('id1', 'Identity', [c, '^check'], T)
+    b.op('id2', 'Identity', ['id1'], T)
+    b.constF32('keep', [], [1])
+    b.op('drop/Shape', 'Shape', ['id2'], T)
+    b.op('drop/random_uniform/RandomUniform', 'RandomUniform', ['drop/Shape'], { T: attr.type('DT_INT32'), dtype: attr.type('DT_FLOAT') })
+    b.constF32('drop/random_uniform/range', [], [1])
+    b.op('drop/random_uniform/mul', 'Mul', ['drop/random_uniform/RandomUniform', 'drop/random_uniform/range'], T)
+    b.op('drop/add', 'Add', ['keep', 'drop/random_uniform/mul'], T)
+    b.op('drop/Floor', 'Floor', ['drop/add'], T)
+    b.op('drop/div', 'RealDiv', ['id2', 'keep'], T)
+    b.op('drop/mul', 'Mul', ['drop/div', 'drop/Floor'], T)
+    b.op('out', 'Relu', ['drop/mul'], T)
+    const net = network(b)
+    // The Relu reads the convolution's value unchanged, so the convolution takes it as its neuron.
+    expect(net.nodes.map((n) => [n.kind, n.neuron?.type, n.destination])).toEqual([['convolution', 'relu', 'out']])
+    expect(net.nodes[0].tf).toEqual(['c/Conv2D', 'out'])
+  })
+
+  it('joins concatenations the MPS way: producers write at channel offsets, nested joins flatten, a concatenation node stays for the input', () => {
+    const b = new GraphBuilder()
+    b.placeholder('x', [1, 5, 5, 4])
+    const a = conv(b, 'a', 'x', { cin: 4, cout: 8 })
+    const c = conv(b, 'c', 'x', { cin: 4, cout: 4 })
+    const d = conv(b, 'd', 'x', { cin: 4, cout: 12 })
+    b.op('p', 'MaxPool', ['x'], { ...T, ksize: attr.ints([1, 3, 3, 1]), strides: attr.ints([1, 1, 1, 1]), padding: attr.s('SAME') })
+    b.constI32('axis', [], [3])
+    b.op('inner', 'ConcatV2', [c, d, 'axis'], { ...T, N: attr.i(2) })
+    b.constI32('dim', [], [-1])
+    b.op('outer', 'Concat', ['dim', a, 'inner', 'p'], { ...T, N: attr.i(3) })
+    b.op('both', 'ConcatV2', ['outer', 'x', 'axis'], { ...T, N: attr.i(2) })
+    const net = network(b)
+    const at = (n: string) => [byName(net, n).destination, byName(net, n).destinationFeatureChannelOffset]
+    expect([at('a/Conv2D'), at('c/Conv2D'), at('d/Conv2D'), at('p')]).toEqual([['both', 0], ['both', 8], ['both', 12], ['both', 24]])
+    expect(byName(net, 'both')).toMatchObject({ kind: 'concatenation', source: ['x'], sourceFeatureChannelOffsets: [28] })
+    expect(net.images.both.featureChannels).toBe(32)
+    expect(Object.keys(net.images).sort()).toEqual(['both', 'x'])
+  })
+
+  it('a producer whose output is also read elsewhere, or whose offset is not a multiple of 4, is copied by a concatenation node', () => {
+    const b = new GraphBuilder()
+    b.placeholder('x', [1, 5, 5, 4])
+    const a = conv(b, 'a', 'x', { cin: 4, cout: 6 })
+    const c = conv(b, 'c', 'x', { cin: 4, cout: 4 })
+    b.constI32('axis', [], [3])
+    b.op('j', 'ConcatV2', [a, c, 'axis'], { ...T, N: attr.i(2) })
+    b.op('k', 'ConcatV2', ['j', a, 'axis'], { ...T, N: attr.i(2) })
+    const net = network(b)
+    expect(byName(net, 'j')).toMatchObject({ source: ['a/Conv2D', 'c/Conv2D'], sourceFeatureChannelOffsets: [0, 6] })
+  })
+})
+
+describe('real-world spellings', () => {
+  it('a TF2 Keras export: StatefulPartitionedCall scopes, numeric constants, BiasAdd then FusedBatchNormV3, Relu6, Mean, Dense, Softmax, a final Identity', () => {
+    const b = new GraphBuilder()
+    const s = 'StatefulPartitionedCall/model'
+    b.placeholder('input_1', [-1, 8, 8, 3])
+    b.constF32('2687', [3, 3, 3, 8], randn(216))
+    b.op(`${s}/conv2d/Conv2D`, 'Conv2D', ['input_1', '2687'], { ...T, strides: attr.ints([1, 2, 2, 1]), padding: attr.s('SAME') })
+    b.constF32('2688', [8], randn(8))
+    b.op(`${s}/conv2d/BiasAdd`, 'BiasAdd', [`${s}/conv2d/Conv2D`, '2688'], T)
+    for (const k of ['gamma', 'beta', 'mean']) b.constF32(`bn_${k}`, [8], randn(8))
+    b.constF32('bn_var', [8], new Float32Array(8).fill(1))
+    b.op(`${s}/bn/FusedBatchNormV3`, 'FusedBatchNormV3', [`${s}/conv2d/BiasAdd`, 'bn_gamma', 'bn_beta', 'bn_mean', 'bn_var'], { ...T, epsilon: attr.f(0.001), is_training: attr.b(false) })
+    b.op(`${s}/re_lu/Relu6`, 'Relu6', [`${s}/bn/FusedBatchNormV3`], T)
+    b.constI32('axes', [2], [1, 2])
+    b.op(`${s}/gap/Mean`, 'Mean', [`${s}/re_lu/Relu6`, 'axes'], { ...T, keep_dims: attr.b(false) })
+    b.constF32('2699', [8, 5], randn(40))
+    b.op(`${s}/dense/MatMul`, 'MatMul', [`${s}/gap/Mean`, '2699'], T)
+    b.constF32('2700', [5], randn(5))
+    b.op(`${s}/dense/BiasAdd`, 'BiasAdd', [`${s}/dense/MatMul`, '2700'], T)
+    b.op(`${s}/dense/Softmax`, 'Softmax', [`${s}/dense/BiasAdd`], T)
+    b.op('StatefulPartitionedCall', 'Identity', [`${s}/dense/Softmax`], T)
+    b.op('Identity', 'Identity', ['StatefulPartitionedCall'], T)
+    const net = network(b)
+    expect(net.nodes.map((n) => [n.kind, n.name, n.neuron?.type ?? null])).toEqual([
+      ['convolution', `${s}/conv2d/Conv2D`, 'relu6'],
+      ['poolingAverage', `${s}/gap/Mean`, null],
+      ['fullyConnected', `${s}/dense/MatMul`, null],
+      ['softMax', `${s}/dense/Softmax`, null],
+    ])
+    expect(net.nodes[0].tf).toEqual([`${s}/conv2d/Conv2D`, `${s}/conv2d/BiasAdd`, `${s}/bn/FusedBatchNormV3`, `${s}/re_lu/Relu6`])
+    expect(net.images[`${s}/re_lu/Relu6`]).toEqual({ width: 4, height: 4, featureChannels: 8 })
+    expect(net.outputs).toEqual([{ image: `${s}/dense/Softmax`, tfNode: 'Identity' }])
+  })
+})
+
+describe('refusals and options', () => {
+  it('names every op type with no MPS counterpart on the path, with one example node, in one UNSUPPORTED_OP error', () => {
+    const b = new GraphBuilder()
+    b.placeholder('x', [1, 6, 6, 4])
+    const c = conv(b, 'c', 'x', { cin: 4, cout: 4 })
+    // Instance normalization spelled out.
+    b.constI32('axes', [2], [1, 2])
+    b.op('in/mean', 'Mean', [c, 'axes'], { ...T, keep_dims: attr.b(true) })
+    b.op('in/sqdiff', 'SquaredDifference', [c, 'in/mean'], T)
+    b.op('in/var', 'Mean', ['in/sqdiff', 'axes'], { ...T, keep_dims: attr.b(true) })
+    b.op('in/sub', 'Sub', [c, 'in/mean'], T)
+    b.op('in/rsqrt', 'Rsqrt', ['in/var'], T)
+    b.op('in/out', 'Mul', ['in/sub', 'in/rsqrt'], T)
+    b.op('boxes', 'NonMaxSuppressionV3', ['in/out', 'in/out', 'in/out', 'in/out', 'in/out'], T)
+    b.op('loop', 'While', ['boxes'], T)
+    b.op('loop2', 'While', ['loop'], T)
+    const e = refused(b)
+    expect(e.code).toBe('UNSUPPORTED_OP')
+    for (const s of ['SquaredDifference (e.g. "in/sqdiff"', 'Sub (e.g. "in/sub"', 'Rsqrt (e.g. "in/rsqrt"', 'NonMaxSuppressionV3 (e.g. "boxes"', 'While (e.g. "loop"']) expect(e.message).toContain(s)
+    expect(e.message).not.toContain('loop2')
+    expect(e.message.split('\n')).toHaveLength(1)
+    // Picking an output before them describes the network that is there.
+    expect(network(b, { outputs: ['in/mean'] }).outputs).toEqual([{ image: 'in/mean', tfNode: 'in/mean' }])
+  })
+
+  it('a TF1 while loop (a cycle through Merge and NextIteration) is refused by name, not followed forever', () => {
+    const b = new GraphBuilder()
+    b.placeholder('x', [1, 4, 4, 3])
+    const c = conv(b, 'c', 'x', { cin: 3, cout: 4 })
+    b.op('loop/Enter', 'Enter', [c], T)
+    b.op('loop/Merge', 'Merge', ['loop/Enter', 'loop/NextIteration'], T)
+    b.op('loop/body', 'Relu', ['loop/Merge'], T)
+    b.op('loop/NextIteration', 'NextIteration', ['loop/body'], T)
+    b.op('loop/Exit', 'Exit', ['loop/Merge'], T)
+    const e = refused(b)
+    expect(e.code).toBe('UNSUPPORTED_OP')
+    for (const op of ['Enter', 'Merge', 'NextIteration', 'Exit']) expect(e.message).toContain(`${op} (e.g. "loop/${op === 'Enter' ? 'Enter' : op}"`)
+  })
+
+  it('an input of unknown size is an INPUT_SHAPE error that names the option, and inputShape gives it', () => {
+    const b = new GraphBuilder()
+    b.placeholder('x', [-1, -1, -1, 3])
+    conv(b, 'c', 'x', { cin: 3, cout: 4, stride: 2 })
+    const e = refused(b)
+    expect(e.code).toBe('INPUT_SHAPE')
+    expect(e.message).toMatch(/test\.pb: node "x": the network input "x" has shape \[\?, \?, \?, 3\].*inputShape/)
+    expect(network(b, { inputShape: [9, 10, 3] }).images['c/Conv2D']).toEqual({ width: 5, height: 5, featureChannels: 4 })
+    expect(refused(b, { inputShape: [9, 10, 4] }).code).toBe('INPUT_SHAPE')
+  })
+
+  it('outputs default to the sinks; an unknown output is a BAD_OUTPUT error', () => {
+    const b = new GraphBuilder()
+    b.placeholder('x', [1, 4, 4, 3])
+    const c = conv(b, 'c', 'x', { cin: 3, cout: 4 })
+    b.op('r', 'Relu', [c], T)
+    b.op('s', 'Sigmoid', [c], T)
+    expect(network(b).outputs.map((o) => o.tfNode)).toEqual(['r', 's'])
+    expect(refused(b, { outputs: ['nope'] }).code).toBe('BAD_OUTPUT')
+    // A graph without a Placeholder has no input to describe a network from.
+    const noInput = new GraphBuilder()
+    noInput.constF32('image', [1, 4, 4, 3], new Float32Array(48))
+    conv(noInput, 'c', 'image', { cin: 3, cout: 4 })
+    const e = refused(noInput)
+    expect([e.code, e.message]).toEqual(['BAD_OUTPUT', 'test.pb: the graph has no Placeholder, so the network has no input. Convert the weights only with network: false (CLI --layers-only)'])
+  })
+})
