@@ -96,7 +96,7 @@ describe('the cache key, in real builds sharing one cache', () => {
     for (const [round, how] of [[1, 'converted'], [2, 'from cache']] as const) {
       const { exported, logs } = await build(app, {})
       const manifests = exported as MpscnnManifest[]
-      for (const name of ['a.pb', 'b.pb']) expect(logs.filter((l) => l.includes(`${name}: 1 layers`) && l.includes(how)), `build ${round}: ${name}`).toHaveLength(1)
+      for (const name of ['a.pb', 'b.pb']) expect(logs.filter((l) => l.includes(`${name}: 1 layer,`) && l.includes(how)), `build ${round}: ${name}`).toHaveLength(1)
       manifests.forEach((m, i) => {
         expect(m.sha256, `build ${round}`).toBe(sha256(models[i].bytes))
         const w = fs.readFileSync(new URL(m.layers[0].weights.url))

@@ -33,10 +33,11 @@ const cli = { status, stderr, outDirExists: fs.existsSync(outDir) }
 
 // The plugin's path: no cache, so that nothing else is read or written.
 const maxExpansion = extra[0] === '--max-expansion' ? Number(extra[1]) : undefined
+const network = !extra.includes('--layers-only')
 const root = path.dirname(model)
 let plugin
 try {
-  const m = await loadModel(model, resolveOptions({ cache: false, quiet: true, maxExpansion }, root), root, () => {})
+  const m = await loadModel(model, resolveOptions({ cache: false, quiet: true, maxExpansion, network }, root), root, () => {})
   plugin = { ok: true, layers: m.assets.plan.layers.length, warnings: m.assets.warnings }
 } catch (e) {
   plugin = { ok: false, code: e.code, node: e.node, message: e.message, name: e.name }

@@ -171,6 +171,7 @@ export function hostileInputs(): HostileInput[] {
     { name: 'MatMul weights [0,4]', bytes: zeroSizeMatMul([0, 4]), expected: { code: 'BAD_SHAPE', node: 'fc/weights', says: EMPTY_LAYER } },
     { name: 'a batch norm whose gamma has 15 values after a 16-channel convolution', bytes: spelledOutBn(15), expected: { code: 'SHAPE_MISMATCH', node: 'bn/mul', says: /Mul of constants of shapes \[16\] and \[15\], which do not broadcast/ } },
     { name: 'a 16-channel convolution times a [1,8,8,15] constant', bytes: convTimes([1, 8, 8, 15]), expected: { code: 'SHAPE_MISMATCH', node: 'mul', says: NOT_BROADCAST } },
-    { name: 'a 16-channel convolution times a [1,8,8,1] constant: valid, not foldable, a warning', bytes: convTimes([1, 8, 8, 1]), expected: { ok: true, layers: 1, warning: /Mul "mul"/ } },
+    { name: 'a 16-channel convolution times a [1,8,8,1] constant, weights only: valid, not foldable, a warning', bytes: convTimes([1, 8, 8, 1]), args: ['--layers-only'], expected: { ok: true, layers: 1, warning: /Mul "mul"/ } },
+    { name: 'a 16-channel convolution times a [1,8,8,1] constant, as a network: no MPS counterpart', bytes: convTimes([1, 8, 8, 1]), expected: { code: 'UNSUPPORTED_OP', node: 'mul', says: /Mul \(e\.g\. "mul"/ } },
   ]
 }
