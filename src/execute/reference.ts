@@ -58,8 +58,29 @@ interface Tfjs {
 
 let loaded: Promise<Tfjs> | undefined
 
-/** tfjs-converter's own op tables: the ops it maps (a file per category). */
-const OP_LISTS = ['arithmetic', 'basic_math', 'control', 'convolution', 'creation', 'dynamic', 'evaluation', 'graph', 'hash_table', 'image', 'logical', 'matrices', 'normalization', 'reduction', 'slice_join', 'sparse', 'spectral', 'string', 'transformation']
+/** tfjs-converter's own op tables (data only, a module per category): the ops it maps. */
+const opLists = (): Promise<{ json: { tfOpName: string }[] }[]> =>
+  Promise.all([
+    import('@tensorflow/tfjs-converter/dist/operations/op_list/arithmetic.js'),
+    import('@tensorflow/tfjs-converter/dist/operations/op_list/basic_math.js'),
+    import('@tensorflow/tfjs-converter/dist/operations/op_list/control.js'),
+    import('@tensorflow/tfjs-converter/dist/operations/op_list/convolution.js'),
+    import('@tensorflow/tfjs-converter/dist/operations/op_list/creation.js'),
+    import('@tensorflow/tfjs-converter/dist/operations/op_list/dynamic.js'),
+    import('@tensorflow/tfjs-converter/dist/operations/op_list/evaluation.js'),
+    import('@tensorflow/tfjs-converter/dist/operations/op_list/graph.js'),
+    import('@tensorflow/tfjs-converter/dist/operations/op_list/hash_table.js'),
+    import('@tensorflow/tfjs-converter/dist/operations/op_list/image.js'),
+    import('@tensorflow/tfjs-converter/dist/operations/op_list/logical.js'),
+    import('@tensorflow/tfjs-converter/dist/operations/op_list/matrices.js'),
+    import('@tensorflow/tfjs-converter/dist/operations/op_list/normalization.js'),
+    import('@tensorflow/tfjs-converter/dist/operations/op_list/reduction.js'),
+    import('@tensorflow/tfjs-converter/dist/operations/op_list/slice_join.js'),
+    import('@tensorflow/tfjs-converter/dist/operations/op_list/sparse.js'),
+    import('@tensorflow/tfjs-converter/dist/operations/op_list/spectral.js'),
+    import('@tensorflow/tfjs-converter/dist/operations/op_list/string.js'),
+    import('@tensorflow/tfjs-converter/dist/operations/op_list/transformation.js'),
+  ])
 
 function loadTfjs(file: string): Promise<Tfjs> {
   loaded ??= (async () => {
@@ -68,10 +89,7 @@ function loadTfjs(file: string): Promise<Tfjs> {
       await import('@tensorflow/tfjs-backend-cpu')
       const converter = await import('@tensorflow/tfjs-converter')
       const supported = new Set<string>()
-      for (const list of OP_LISTS) {
-        const mod = (await import(`@tensorflow/tfjs-converter/dist/operations/op_list/${list}.js`)) as { json: { tfOpName: string }[] }
-        for (const op of mod.json) supported.add(op.tfOpName)
-      }
+      for (const list of await opLists()) for (const op of list.json) supported.add(op.tfOpName)
       // The cpu backend tells Node users to install tfjs-node on first use: not ours to print.
       tf.env().set('PROD', true)
       registerCustomOps(tf, converter.registerOp, file)
