@@ -9,6 +9,8 @@ import { createReference, type ReferenceBackend, type ReferenceTensor } from '..
 import { parseModel } from '../src/fold/convert.js'
 import { GraphBuilder, attr } from './helpers/graph-builder.js'
 import type { AttrValue } from '../src/graphdef/schema.js'
+import { tensorFromProto } from '../src/graphdef/tensor.js'
+import { makeInceptionV3_2015 } from './helpers/inception.js'
 import {
   conv2d,
   conv2dBackpropInput,
@@ -355,5 +357,57 @@ describe('reference: graph handling', () => {
     expect([other.code, other.node]).toEqual(['BAD_GRAPH', 'other'])
     expect((await fail(['nope'])).message).toBe('m.pb: no node named "nope" (a reference output). Name existing output nodes')
     expect((await fail(['sum'], 'nope')).message).toBe('m.pb: no node named "nope" (the reference\'s input). Name the node whose output is the network input')
+  })
+})
+
+describe('reference: the 2015 Inception graph (scale 16), fed at Mul', () => {
+  const { bytes } = makeInceptionV3_2015({ scale: 16, expected: false })
+  const def = parseModel(bytes, 'inception_2015.pb')
+  const constant = (name: string): T64 => {
+    const node = def.node.find((n) => n.name === name)!
+    const t = tensorFromProto(node.attr.value.tensor!, 'inception_2015.pb', name)
+    return t64(t.data, t.shape)
+  }
+  /** conv + BatchNormWithGlobalNormalization (scale_after_normalization) + Relu of layer `prefix`, from the graph's constants. */
+  const layer = (prefix: string, x: T64, stride: number, padding: 'SAME' | 'VALID'): T64 => {
+    const [beta, gamma, mean, variance] = ['beta', 'gamma', 'moving_mean', 'moving_variance'].map((k) => constant(`${prefix}/batchnorm/${k}`).data)
+    const eps = Math.fround(0.001)
+    const y = conv2d(x, constant(`${prefix}/conv2d_params`), [stride, stride], padding)
+    return perChannel(y, 3, (v, c) => Math.max(0, ((v - mean[c]) / Math.sqrt(variance[c] + eps)) * gamma[c] + beta[c]))
+  }
+  const x = image([1, 299, 299, 3], 40)
+
+  it('cpu: the first conv + batch norm + relu layer, against float64', async () => {
+    const ref = await createReference(def, { input: 'Mul', outputs: ['conv'], backend: 'cpu', file: 'inception_2015.pb' })
+    expect(ref.nodes).toEqual(['Mul', 'conv/Conv2D', 'conv/batchnorm', 'conv/CheckNumerics', 'conv/control_dependency', 'conv'])
+    const out = await ref.run(Float32Array.from(x.data), x.shape)
+    expect(relDiff(out.get('conv')!, layer('conv', x, 2, 'VALID'))).toBeLessThan(TOL)
+    ref.dispose()
+  })
+
+  it('wasm, every tensor: conv_1 from conv, a join of four branches, the classifier from pool_3, against float64', async () => {
+    const ref = await createReference(def, { input: 'Mul', outputs: ['softmax'], backend: 'wasm', file: 'inception_2015.pb' })
+    const all = await ref.runAll(Float32Array.from(x.data), x.shape)
+    expect([...all.keys()]).toEqual(ref.nodes)
+    expect(all.get('softmax')!.shape).toEqual([1, 1008])
+    const get = (n: string): T64 => ({ data: Float64Array.from(all.get(n)!.data), shape: all.get(n)!.shape })
+    expect(relDiff(all.get('conv_1')!, layer('conv_1', get('conv'), 1, 'VALID'))).toBeLessThan(TOL)
+    const branches = ['mixed/conv', 'mixed/tower/conv_1', 'mixed/tower_1/conv_2', 'mixed/tower_2/conv'].map(get)
+    const [n, h, w] = branches[0].shape
+    const C = branches.reduce((a, b) => a + b.shape[3], 0)
+    const join = new Float64Array(n * h * w * C)
+    for (let p = 0; p < n * h * w; p++) {
+      let at = 0
+      for (const b of branches) {
+        const c = b.shape[3]
+        for (let k = 0; k < c; k++) join[p * C + at + k] = b.data[p * c + k]
+        at += c
+      }
+    }
+    expect(relDiff(all.get('mixed/join')!, t64(join, [n, h, w, C]))).toBeLessThan(TOL)
+    const biases = constant('softmax/biases').data
+    const logits = perChannel(matmul(get('pool_3/_reshape'), constant('softmax/weights')), 1, (v, c) => v + biases[c])
+    expect(relDiff(all.get('softmax')!, softmax(logits))).toBeLessThan(TOL)
+    ref.dispose()
   })
 })
