@@ -121,12 +121,14 @@ describe.each(['cpu', 'wasm'] as const)('reference on %s: convolutions', (backen
     }
   })
 
-  it('AvgPool SAME excludes the padding from the count, NHWC and NCHW; MaxPool NCHW', async () => {
+  it('AvgPool SAME excludes the padding from the count, NHWC and NCHW; MaxPool SAME NHWC, VALID NCHW', async () => {
     const xh = image([1, 5, 4, 3], 19)
     const b = graph(xh.shape)
     b.op('avg', 'AvgPool', ['x'], { T: F, ksize: attr.ints([1, 3, 3, 1]), strides: attr.ints([1, 2, 1, 1]), padding: attr.s('SAME') })
-    const out = await run(b, xh, ['avg'], backend)
+    b.op('max', 'MaxPool', ['x'], { T: F, ksize: attr.ints([1, 2, 3, 1]), strides: attr.ints([1, 2, 2, 1]), padding: attr.s('SAME') })
+    const out = await run(b, xh, ['avg', 'max'], backend)
     expect(relDiff(out.get('avg')!, pool(xh, 'avg', [3, 3], [2, 1], 'SAME'))).toBeLessThan(TOL)
+    expect(relDiff(out.get('max')!, pool(xh, 'max', [2, 3], [2, 2], 'SAME'))).toBeLessThan(TOL)
 
     const c = graph([1, 3, 5, 4])
     c.op('avg', 'AvgPool', ['x'], { T: F, ksize: attr.ints([1, 1, 3, 3]), strides: attr.ints([1, 1, 2, 1]), padding: attr.s('SAME'), data_format: attr.s('NCHW') })
@@ -183,6 +185,13 @@ describe('reference on cpu: the other ops', () => {
     const variance = [0, 1, 2].map((c) => x.data.filter((_, i) => i % 3 === c).reduce((a, v) => a + (v - mean[c]) ** 2, 0) / n)
     const eps = Math.fround(0.01)
     expect(relDiff(out.get('bn')!, perChannel(x, 3, (v, c) => ((v - mean[c]) / Math.sqrt(variance[c] + eps)) * scale.data[c] + offset.data[c]))).toBeLessThan(TOL)
+
+    const given = graph(x.shape)
+    for (const [n, v] of [['scale', scale], ['offset', offset], ['mean', weights([3], 35)], ['variance', weights([3], 36, 0.5, 1)]] as const) given.constF32(n, [3], f32(v))
+    given.op('bn', 'FusedBatchNormV2', ['x', 'scale', 'offset', 'mean', 'variance'], { T: F, U: F, is_training: attr.b(false), epsilon: attr.f(0.01) })
+    const [m, v] = [weights([3], 35).data, weights([3], 36, 0.5, 1).data]
+    const outg = await run(given, x, ['bn'])
+    expect(relDiff(outg.get('bn')!, perChannel(x, 3, (t, c) => ((t - m[c]) / Math.sqrt(v[c] + eps)) * scale.data[c] + offset.data[c]))).toBeLessThan(TOL)
   })
 
   it('MatMul (transpose_b), Add/AddV2/Sub/Mul/RealDiv with broadcasting, Relu, Relu6, Softmax', async () => {

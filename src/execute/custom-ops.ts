@@ -62,6 +62,14 @@ export function registerCustomOps(tf: typeof Tfc, registerOp: typeof RegisterOp,
   })
 
   /**
+   * nn_ops.cc `BiasAdd(value, bias)` with data_format NCHW, bias_op.cc: the bias is added along
+   * dimension 1 (the channels) of a value of any rank >= 2: `value + reshape(bias, [C, 1, ...])`.
+   */
+  registerOp(CUSTOM.BiasAddNCHW, ({ inputs: [value, bias] }) =>
+    tf.tidy(() => tf.add(value, tf.reshape(bias, [bias.size, ...value.shape.slice(2).map(() => 1)]))),
+  )
+
+  /**
    * array_ops.cc `CheckNumerics(tensor)`: the tensor unchanged; the kernel fails with
    * `<message> : Tensor had NaN values` (or `Inf values`) when it holds one.
    */

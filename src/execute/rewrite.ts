@@ -11,11 +11,12 @@
  *   the op as extra data inputs (a `ConcatV2` would take one as its axis). The nodes they
  *   came from are returned in `control`, for the caller to execute with the outputs, so
  *   that a `CheckNumerics` still runs.
- * - An op in NCHW is run in NHWC between two `Transpose`s, its `strides`, `ksize`,
+ * - A 4-D op in NCHW is run in NHWC between two `Transpose`s, its `strides`, `ksize`,
  *   `dilations` and `explicit_paddings` permuted: tfjs-converter reads them at NHWC
- *   positions whatever `data_format` says, and ignores `data_format` on pools, BiasAdd and
- *   FusedBatchNorm (the wasm backend refuses NCHW Conv2D outright). The last Transpose keeps
- *   the TensorFlow node's name, so that its tensor has the layout TensorFlow gives it.
+ *   positions whatever `data_format` says, and ignores `data_format` on pools,
+ *   Conv2DBackpropInput and FusedBatchNorm (the wasm backend refuses NCHW Conv2D outright).
+ *   The last Transpose keeps the TensorFlow node's name, so that its tensor has the layout
+ *   TensorFlow gives it. BiasAdd in NCHW (any rank) is a custom op.
  * - Ops tfjs lacks or gets wrong go to custom ops (`_Mpscnn<Op>`, custom-ops.ts).
  */
 import { MpscnnError } from '../base/errors.js'
@@ -53,6 +54,7 @@ export const CUSTOM = {
   FakeQuantWithMinMaxArgs: '_MpscnnFakeQuantWithMinMaxArgs',
   FakeQuantWithMinMaxVars: '_MpscnnFakeQuantWithMinMaxVars',
   Dequantize: '_MpscnnDequantize',
+  BiasAddNCHW: '_MpscnnBiasAddNCHW',
 } as const
 /**
  * Attributes the rewrite adds to custom op nodes: the TF node name (for errors), CheckNumerics'
@@ -70,7 +72,8 @@ const PERM_TO_NHWC = `${PREFIX}/perm_nchw_to_nhwc`
 const PERM_TO_NCHW = `${PREFIX}/perm_nhwc_to_nchw`
 const AXIS_0 = `${PREFIX}/axis_0`
 
-const NCHW_OPS = new Set(['Conv2D', 'DepthwiseConv2dNative', 'Conv2DBackpropInput', 'MaxPool', 'AvgPool', 'BiasAdd', 'FusedBatchNorm', 'FusedBatchNormV2', 'FusedBatchNormV3'])
+/** Ops run in NHWC between two Transposes when NCHW (4-D by definition). BiasAdd, of any rank, has a custom op instead. */
+const NCHW_OPS = new Set(['Conv2D', 'DepthwiseConv2dNative', 'Conv2DBackpropInput', 'MaxPool', 'AvgPool', 'FusedBatchNorm', 'FusedBatchNormV2', 'FusedBatchNormV3'])
 const FUSED_BN = new Set(['FusedBatchNorm', 'FusedBatchNormV2', 'FusedBatchNormV3'])
 const PLACEHOLDERS = new Set(['Placeholder', 'PlaceholderV2'])
 
@@ -170,17 +173,23 @@ export function rewriteGraph(def: GraphDef, opts: RewriteOptions): RewrittenGrap
     if (node.op !== 'NoOp') tensors.push(name)
 
     const format = str(node, 'data_format')
-    if (format !== undefined && format !== 'NHWC' && !(format === 'NCHW' && NCHW_OPS.has(node.op))) {
+    const nchwBias = node.op === 'BiasAdd' && format === 'NCHW'
+    if (format !== undefined && format !== 'NHWC' && !nchwBias && !(format === 'NCHW' && NCHW_OPS.has(node.op))) {
       throw new MpscnnError('UNSUPPORTED', file, `${node.op} with data_format ${format} is not supported by the reference`, { node: name, hint: 'Export the graph in NHWC' })
     }
     if (node.op === 'Conv2DBackpropInput' && intList(node, 'dilations').some((d) => d !== 1)) {
       // TF's CPU kernel refuses them as well; tfjs-converter would silently ignore them.
       throw new MpscnnError('UNSUPPORTED', file, 'Conv2DBackpropInput with dilations other than 1 is not supported by the reference', { node: name })
     }
+    if (node.op === 'MaxPool' && str(node, 'padding') === 'EXPLICIT') {
+      // tfjs-converter does not read MaxPool's explicit_paddings.
+      throw new MpscnnError('UNSUPPORTED', file, 'MaxPool with EXPLICIT padding is not supported by the reference', { node: name, hint: 'Pad explicitly with a Pad node' })
+    }
 
     let op = node.op
     const attr: Record<string, AttrValue> = { ...node.attr }
     if (FUSED_BN.has(op) && node.attr.is_training?.b !== false) op = CUSTOM.FusedBatchNormTraining
+    else if (nchwBias) op = CUSTOM.BiasAddNCHW
     else if (op in CUSTOM) op = CUSTOM[op as keyof typeof CUSTOM]
     if (op.startsWith('_Mpscnn')) attr[NODE_ATTR] = codes(name)
     if (op === CUSTOM.CheckNumerics) attr[MESSAGE_ATTR] = codes(str(node, 'message') ?? '')
@@ -192,7 +201,7 @@ export function rewriteGraph(def: GraphDef, opts: RewriteOptions): RewrittenGrap
       })
     }
 
-    if (format !== 'NCHW') {
+    if (format !== 'NCHW' || nchwBias) {
       nodes.push({ ...node, op, attr })
       continue
     }
