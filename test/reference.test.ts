@@ -55,6 +55,9 @@ async function oneOp(op: string, x: T64, w: T64, attrs: Record<string, AttrValue
   return (await run(b, x, ['y'], backend)).get('y')!
 }
 
+/** The error a promise rejects with (an MpscnnError with code NONE if it resolves). */
+const refusal = (p: Promise<unknown>): Promise<MpscnnError> => p.then(() => new MpscnnError('NONE', '', 'resolved'), (e: unknown) => e as MpscnnError)
+
 const image = (shape: number[], seed: number): T64 => t64(seeded(shape.reduce((a, c) => a * c, 1), seed), shape)
 const weights = (shape: number[], seed: number, lo = -1, hi = 1): T64 => t64(seeded(shape.reduce((a, c) => a * c, 1), seed, lo, hi), shape)
 const f32 = (t: T64) => Float32Array.from(t.data)
@@ -322,10 +325,10 @@ describe('reference on cpu: the other ops', () => {
     b.op('out', 'Identity', ['x', '^check'], { T: F })
     const ok = await run(b, t64([1, 2, 3], [3]), ['out'])
     expect(Array.from(ok.get('out')!.data)).toEqual([1, 2, 3])
-    const err = await run(b, t64([1, NaN, 3], [3]), ['out']).catch((e: unknown) => e)
+    const err = await refusal(run(b, t64([1, NaN, 3], [3]), ['out']))
     expect(err).toBeInstanceOf(MpscnnError)
-    expect((err as MpscnnError).code).toBe('NON_FINITE')
-    expect((err as MpscnnError).message).toBe('case.pb: node "check": CheckNumerics: Input is NOT finite : Tensor had NaN values')
+    expect(err.code).toBe('NON_FINITE')
+    expect(err.message).toBe('case.pb: node "check": CheckNumerics: Input is NOT finite : Tensor had NaN values')
   })
 })
 
@@ -355,7 +358,7 @@ describe('reference: graph handling', () => {
     b.placeholder('other', [2])
     b.op('sum', 'Add', ['x', 'other'], { T: F })
     const def = parseModel(b.encode(), 'm.pb')
-    const fail = (outputs: string[], input = 'x') => createReference(def, { input, outputs, file: 'm.pb' }).then(() => new MpscnnError('NONE', 'm.pb', 'no error'), (e: unknown) => e as MpscnnError)
+    const fail = (outputs: string[], input = 'x') => refusal(createReference(def, { input, outputs, file: 'm.pb' }))
     const odd = await fail(['odd'])
     expect([odd.code, odd.node, odd.message]).toEqual([
       'UNSUPPORTED',
@@ -366,6 +369,24 @@ describe('reference: graph handling', () => {
     expect([other.code, other.node]).toEqual(['BAD_GRAPH', 'other'])
     expect((await fail(['nope'])).message).toBe('m.pb: no node named "nope" (a reference output). Name existing output nodes')
     expect((await fail(['sum'], 'nope')).message).toBe('m.pb: no node named "nope" (the reference\'s input). Name the node whose output is the network input')
+  })
+
+  it('validates its options, and names the input when it is fed the wrong size or a shape the graph cannot take', async () => {
+    const b = graph([1, 4, 4, 2])
+    b.constF32('w', [1, 1, 2, 1], [1, 1])
+    b.op('conv', 'Conv2D', ['x', 'w'], { T: F, strides: attr.ints([1, 1, 1, 1]), padding: attr.s('SAME') })
+    const def = parseModel(b.encode(), 'm.pb')
+    await expect(createReference(def, { input: 'x', outputs: ['conv'], backend: 'gpu' as 'cpu' })).rejects.toThrow(
+      new TypeError(`unplugin-mpscnn: option backend must be 'cpu' or 'wasm', got "gpu"`),
+    )
+    await expect(createReference(def, { input: 'x', outputs: [] })).rejects.toThrow(/option outputs must be a non-empty array of node names, got \[\]/)
+    const ref = await createReference(def, { input: 'x', outputs: ['conv'], file: 'm.pb' })
+    const size = await refusal(ref.run(new Float32Array(5), [1, 4, 4, 2]))
+    expect([size.code, size.message]).toEqual(['SHAPE_MISMATCH', 'm.pb: node "x": the input has 5 values but shape [1, 4, 4, 2] holds 32'])
+    const depth = await refusal(ref.run(new Float32Array(48), [1, 4, 4, 3]))
+    expect(depth.code).toBe('REFERENCE_FAILED')
+    expect(depth.message).toMatch(/^m\.pb: TensorFlow\.js could not run the graph: .*depth of input \(3\) must match input depth for filter 2/)
+    ref.dispose()
   })
 })
 

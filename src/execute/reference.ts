@@ -108,7 +108,7 @@ function loadTfjs(file: string): Promise<Tfjs> {
 const wasmReady = new Map<string, Promise<void>>()
 
 /** Selects the backend (the wasm one loads its .wasm from its package's dist folder, single-threaded). */
-async function useBackend(tf: typeof Tfc, backend: ReferenceBackend): Promise<void> {
+async function useBackend(tf: typeof Tfc, backend: ReferenceBackend, file: string): Promise<void> {
   if (backend === 'wasm' && !wasmReady.has('wasm')) {
     wasmReady.set(
       'wasm',
@@ -125,7 +125,7 @@ async function useBackend(tf: typeof Tfc, backend: ReferenceBackend): Promise<vo
   }
   await wasmReady.get(backend)
   if (tf.getBackend() !== backend && !(await tf.setBackend(backend))) {
-    throw new MpscnnError('MISSING_DEPENDENCY', 'tfjs', `the TensorFlow.js ${backend} backend failed to start`)
+    throw new MpscnnError('MISSING_DEPENDENCY', file, `the TensorFlow.js ${backend} backend failed to start`, { hint: 'Reinstall @tensorflow/tfjs-backend-' + backend })
   }
 }
 
@@ -177,10 +177,14 @@ function weightData(g: RewrittenGraph): { specs: Tfc.io.WeightsManifestEntry[]; 
 export async function createReference(graphDef: GraphDef, options: ReferenceOptions): Promise<Reference> {
   const file = options.file ?? 'model'
   const backend = options.backend ?? 'cpu'
-  if (backend !== 'cpu' && backend !== 'wasm') throw new MpscnnError('BAD_OPTION', file, `backend must be 'cpu' or 'wasm', got ${JSON.stringify(backend)}`)
+  if (backend !== 'cpu' && backend !== 'wasm') throw new TypeError(`unplugin-mpscnn: option backend must be 'cpu' or 'wasm', got ${JSON.stringify(backend)}`)
+  if (typeof options.input !== 'string' || options.input === '') throw new TypeError(`unplugin-mpscnn: option input must be a node name, got ${JSON.stringify(options.input)}`)
+  if (!Array.isArray(options.outputs) || options.outputs.length === 0 || !options.outputs.every((o) => typeof o === 'string' && o !== '')) {
+    throw new TypeError(`unplugin-mpscnn: option outputs must be a non-empty array of node names, got ${JSON.stringify(options.outputs)}`)
+  }
   const { tf, converter, supported } = await loadTfjs(file)
   const graph = rewriteGraph(graphDef, { input: options.input, outputs: options.outputs, supported, file })
-  await useBackend(tf, backend)
+  await useBackend(tf, backend, file)
   const { specs, data } = weightData(graph)
   const modelTopology = { node: graph.nodes.map(nodeJson), versions: graphDef.versions ?? {} }
   const model = await converter.loadGraphModel(tf.io.fromMemory({ modelTopology, weightSpecs: specs, weightData: data }))
@@ -189,7 +193,7 @@ export async function createReference(graphDef: GraphDef, options: ReferenceOpti
   const execute = async (input: Float32Array, shape: readonly number[], names: string[]): Promise<Map<string, ReferenceTensor>> => {
     const size = shape.reduce((a, b) => a * b, 1)
     if (input.length !== size) throw new MpscnnError('SHAPE_MISMATCH', file, `the input has ${input.length} values but shape [${shape.join(', ')}] holds ${size}`, { node: options.input })
-    await useBackend(tf, backend)
+    await useBackend(tf, backend, file)
     const x = tf.tensor(input, [...shape], 'float32')
     const all = [...new Set([...names, ...graph.control])]
     const out = new Map<string, ReferenceTensor>()

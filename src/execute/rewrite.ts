@@ -116,7 +116,6 @@ export function rewriteGraph(def: GraphDef, opts: RewriteOptions): RewrittenGrap
     byName.set(n.name, n)
   }
   if (!byName.has(input)) throw new MpscnnError('BAD_GRAPH', file, `no node named ${JSON.stringify(input)} (the reference's input)`, { hint: 'Name the node whose output is the network input' })
-  if (opts.outputs.length === 0) throw new MpscnnError('BAD_GRAPH', file, 'the reference needs at least one output node', { hint: 'Name the network output nodes' })
 
   // Pruning: everything the outputs need, through data and control inputs, stopping at the input.
   const keep = new Set<string>()
