@@ -277,5 +277,7 @@ function constantWeight(node: NodeDef, file: string): Weight {
   }
   const v = tensorFromProto(t, file, node.name)
   const float = dtype === DataType.DT_FLOAT || dtype === DataType.DT_DOUBLE || dtype === DataType.DT_HALF || dtype === DataType.DT_BFLOAT16
-  return float ? { name: node.name, shape: v.shape, dtype: 'float32', data: Float32Array.from(v.data) } : { name: node.name, shape: v.shape, dtype: 'int32', data: Int32Array.from(v.data) }
+  if (!float) return { name: node.name, shape: v.shape, dtype: 'int32', data: Int32Array.from(v.data) }
+  // float32 content stays a view of the model's bytes until the weights are packed: one copy in all.
+  return { name: node.name, shape: v.shape, dtype: 'float32', data: v.data instanceof Float32Array ? v.data : Float32Array.from(v.data) }
 }
