@@ -1,7 +1,8 @@
 /**
  * The reference (src/execute): small graphs run by tfjs-converter through createReference,
  * checked against TensorFlow's formulas computed independently in float64 (helpers/tf64.ts),
- * for each op and attribute the reference meets, on the cpu backend and (a subset) wasm.
+ * for each op and attribute the reference meets, on the cpu and the wasm backend; the 2015
+ * Inception graph's first layer on cpu, and all of it on wasm.
  */
 import { describe, expect, it } from 'vitest'
 import { MpscnnError } from '../src/base/errors.js'
@@ -142,18 +143,18 @@ describe.each(['cpu', 'wasm'] as const)('reference on %s: convolutions', (backen
   })
 })
 
-describe('reference on cpu: the other ops', () => {
+describe.each(['cpu', 'wasm'] as const)('reference on %s: the other ops', (backend) => {
   it('Conv2D NHWC with dilations 2 (VALID), and NCHW with EXPLICIT paddings given in NCHW order', async () => {
     const xh = image([1, 7, 7, 2], 20)
     const w = weights([3, 2, 2, 3], 21)
-    const y = await oneOp('Conv2D', xh, w, { strides: attr.ints([1, 1, 1, 1]), padding: attr.s('VALID'), dilations: attr.ints([1, 2, 2, 1]) })
+    const y = await oneOp('Conv2D', xh, w, { strides: attr.ints([1, 1, 1, 1]), padding: attr.s('VALID'), dilations: attr.ints([1, 2, 2, 1]) }, backend)
     expect(relDiff(y, conv2d(xh, w, [1, 1], 'VALID', [2, 2]))).toBeLessThan(TOL)
     const yc = await oneOp('Conv2D', toNCHW(xh), w, {
       strides: attr.ints([1, 1, 2, 1]),
       padding: attr.s('EXPLICIT'),
       explicit_paddings: attr.ints([0, 0, 0, 0, 1, 2, 0, 1]),
       data_format: attr.s('NCHW'),
-    })
+    }, backend)
     expect(relDiff(yc, toNCHW(conv2d(xh, w, [2, 1], [[1, 2], [0, 1]])))).toBeLessThan(TOL)
   })
 
@@ -164,14 +165,14 @@ describe('reference on cpu: the other ops', () => {
     b.constF32('w', w.shape, f32(w))
     b.constI32('sizes', [4], [1, 5, 6, 2])
     b.op('dx', 'Conv2DBackpropInput', ['sizes', 'w', 'x'], { T: F, strides: attr.ints([1, 2, 2, 1]), padding: attr.s('SAME') })
-    expect(relDiff((await run(b, dy, ['dx'])).get('dx')!, conv2dBackpropInput([1, 5, 6, 2], w, dy, [2, 2], 'SAME'))).toBeLessThan(TOL)
+    expect(relDiff((await run(b, dy, ['dx'], backend)).get('dx')!, conv2dBackpropInput([1, 5, 6, 2], w, dy, [2, 2], 'SAME'))).toBeLessThan(TOL)
 
     const dyv = image([1, 2, 2, 3], 24)
     const c = graph([1, 3, 2, 2])
     c.constF32('w', w.shape, f32(w))
     c.constI32('sizes', [4], [1, 2, 5, 5])
     c.op('dx', 'Conv2DBackpropInput', ['sizes', 'w', 'x'], { T: F, strides: attr.ints([1, 1, 2, 2]), padding: attr.s('VALID'), data_format: attr.s('NCHW') })
-    expect(relDiff((await run(c, toNCHW(dyv), ['dx'])).get('dx')!, toNCHW(conv2dBackpropInput([1, 5, 5, 2], w, dyv, [2, 2], 'VALID')))).toBeLessThan(TOL)
+    expect(relDiff((await run(c, toNCHW(dyv), ['dx'], backend)).get('dx')!, toNCHW(conv2dBackpropInput([1, 5, 5, 2], w, dyv, [2, 2], 'VALID')))).toBeLessThan(TOL)
   })
 
   it('FusedBatchNorm without is_training (TF: true) normalises with the batch statistics; is_training false with the given ones', async () => {
@@ -182,7 +183,7 @@ describe('reference on cpu: the other ops', () => {
     b.constF32('offset', [3], f32(offset))
     b.constF32('empty', [0], [])
     b.op('bn', 'FusedBatchNorm', ['x', 'scale', 'offset', 'empty', 'empty'], { T: F, epsilon: attr.f(0.01) })
-    const out = await run(b, x, ['bn'])
+    const out = await run(b, x, ['bn'], backend)
     const n = x.data.length / 3
     const mean = [0, 1, 2].map((c) => x.data.filter((_, i) => i % 3 === c).reduce((a, v) => a + v, 0) / n)
     const variance = [0, 1, 2].map((c) => x.data.filter((_, i) => i % 3 === c).reduce((a, v) => a + (v - mean[c]) ** 2, 0) / n)
@@ -193,7 +194,7 @@ describe('reference on cpu: the other ops', () => {
     for (const [n, v] of [['scale', scale], ['offset', offset], ['mean', weights([3], 35)], ['variance', weights([3], 36, 0.5, 1)]] as const) given.constF32(n, [3], f32(v))
     given.op('bn', 'FusedBatchNormV2', ['x', 'scale', 'offset', 'mean', 'variance'], { T: F, U: F, is_training: attr.b(false), epsilon: attr.f(0.01) })
     const [m, v] = [weights([3], 35).data, weights([3], 36, 0.5, 1).data]
-    const outg = await run(given, x, ['bn'])
+    const outg = await run(given, x, ['bn'], backend)
     expect(relDiff(outg.get('bn')!, perChannel(x, 3, (t, c) => ((t - m[c]) / Math.sqrt(v[c] + eps)) * scale.data[c] + offset.data[c]))).toBeLessThan(TOL)
   })
 
@@ -214,7 +215,7 @@ describe('reference on cpu: the other ops', () => {
     b.op('relu', 'Relu', ['div'], { T: F })
     b.op('relu6', 'Relu6', ['mm'], { T: F })
     b.op('sm', 'Softmax', ['mm'], { T: F })
-    const out = await run(b, x, ['div', 'relu', 'relu6', 'sm'])
+    const out = await run(b, x, ['div', 'relu', 'relu6', 'sm'], backend)
     const mm = matmul(x, w, false, true)
     const div = perChannel(mm, 1, (v, c) => ((v + k.data[c] + 2 - k.data[c]) * k.data[c]) / 2)
     expect(relDiff(out.get('div')!, div)).toBeLessThan(TOL)
@@ -237,7 +238,7 @@ describe('reference on cpu: the other ops', () => {
     b.op('tr', 'Transpose', ['x', 'perm'], { T: F })
     b.op('id', 'Identity', ['tr'], { T: F })
     b.op('cat0', 'Concat', ['axis', 'x', 'x'], { T: F, N: attr.i(2) })
-    const out = await run(b, x, ['mean', 'meank', 'pad', 'sq', 'id', 'cat0'])
+    const out = await run(b, x, ['mean', 'meank', 'pad', 'sq', 'id', 'cat0'], backend)
     const mean = [0, 1].map((c) => x.data.filter((_, i) => i % 2 === c).reduce((a, v) => a + v, 0) / 6)
     expect(relDiff(out.get('mean')!, t64(mean, [1, 2]))).toBeLessThan(TOL)
     expect(relDiff(out.get('meank')!, t64(mean, [1, 1, 1, 2]))).toBeLessThan(TOL)
@@ -257,7 +258,7 @@ describe('reference on cpu: the other ops', () => {
     b.constI32('axis', [], [3])
     b.op('dep', 'Relu', ['x'], { T: F })
     b.op('cat', 'ConcatV2', ['x', 'x', 'axis', '^dep'], { T: F, N: attr.i(2) })
-    const out = await run(b, x, ['cat'])
+    const out = await run(b, x, ['cat'], backend)
     const cat = new Float64Array(16)
     for (let p = 0; p < 4; p++) for (let c = 0; c < 4; c++) cat[p * 4 + c] = x.data[p * 2 + (c % 2)]
     expect(relDiff(out.get('cat')!, t64(cat, [1, 2, 2, 4]))).toBeLessThan(TOL)
@@ -272,7 +273,7 @@ describe('reference on cpu: the other ops', () => {
     b.constF32('w', w.shape, f32(w))
     b.op('fc', 'MatMul', ['flat', 'w'], { T: F })
     const xc = toNCHW(xh)
-    const out = await run(b, xc, ['fc'])
+    const out = await run(b, xc, ['fc'], backend)
     expect(relDiff(out.get('fc')!, matmul({ data: xc.data, shape: [1, 12] }, w))).toBeLessThan(TOL)
   })
 
@@ -290,7 +291,7 @@ describe('reference on cpu: the other ops', () => {
     b.op('scaled', 'Dequantize', ['qs8', 'min', 'max'], { ...T8('DT_QINT8'), mode: attr.s('SCALED'), narrow_range: attr.b(true) })
     for (const n of ['first', 'combined', 'scaled']) b.op(`${n}/out`, 'Mul', [n, 'x'], { T: F })
     const ones = t64([1, 1, 1, 1, 1, 1], [6])
-    const out = await run(b, ones, ['first/out', 'combined/out', 'scaled/out'])
+    const out = await run(b, ones, ['first/out', 'combined/out', 'scaled/out'], backend)
     const [min, max] = [-1.5, 2.5]
     const rangeScale = ((max - min) * (256 / 255)) / 256
     expect(relDiff(out.get('first/out')!, t64(q8.map((q) => min + q * rangeScale), [6]))).toBeLessThan(TOL)
@@ -306,7 +307,7 @@ describe('reference on cpu: the other ops', () => {
     b.constF32('vmin', [], [-0.4], { encoding: 'floatVal' })
     b.constF32('vmax', [], [1.1], { encoding: 'floatVal' })
     b.op('vars', 'FakeQuantWithMinMaxVars', ['x', 'vmin', 'vmax'], { num_bits: attr.i(4), narrow_range: attr.b(true) })
-    const out = await run(b, x, ['args', 'vars'])
+    const out = await run(b, x, ['args', 'vars'], backend)
     // fake_quant_ops_functor.h: nudge the range so that zero is a quantization level, clamp, round to the grid.
     const fq = (min: number, max: number, qmin: number, qmax: number) => {
       const scale = (max - min) / (qmax - qmin)
@@ -323,9 +324,9 @@ describe('reference on cpu: the other ops', () => {
     const b = graph([3])
     b.op('check', 'CheckNumerics', ['x'], { T: F, message: attr.s('Input is NOT finite') })
     b.op('out', 'Identity', ['x', '^check'], { T: F })
-    const ok = await run(b, t64([1, 2, 3], [3]), ['out'])
+    const ok = await run(b, t64([1, 2, 3], [3]), ['out'], backend)
     expect(Array.from(ok.get('out')!.data)).toEqual([1, 2, 3])
-    const err = await refusal(run(b, t64([1, NaN, 3], [3]), ['out']))
+    const err = await refusal(run(b, t64([1, NaN, 3], [3]), ['out'], backend))
     expect(err).toBeInstanceOf(MpscnnError)
     expect(err.code).toBe('NON_FINITE')
     expect(err.message).toBe('case.pb: node "check": CheckNumerics: Input is NOT finite : Tensor had NaN values')
