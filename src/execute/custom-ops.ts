@@ -8,7 +8,7 @@ import type * as Tfc from '@tensorflow/tfjs-core'
 import type { Tensor } from '@tensorflow/tfjs-core'
 import type { registerOp as RegisterOp } from '@tensorflow/tfjs-converter'
 import { MpscnnError } from '../base/errors.js'
-import { CUSTOM, MESSAGE_ATTR, NODE_ATTR, TYPE_ATTR, fromCodes } from './rewrite.js'
+import { CUSTOM, FILE_ATTR, MESSAGE_ATTR, NODE_ATTR, TYPE_ATTR, fromCodes } from './rewrite.js'
 
 type Attrs = Record<string, unknown>
 
@@ -38,10 +38,14 @@ export function nudge(min: number, max: number, numBits: number, narrowRange: bo
   return { nudgedMin: f(f(quantMin - nudgedZeroPoint) * scale), nudgedMax: f(f(quantMax - nudgedZeroPoint) * scale), scale }
 }
 
-export function registerCustomOps(tf: typeof Tfc, registerOp: typeof RegisterOp, file: string): void {
-  const nodeOf = (a: Attrs) => fromCodes(a[NODE_ATTR])
+/** The error for the node a custom op runs (its file and name come with its attributes). */
+function refuse(a: Attrs, code: string, problem: string, hint?: string): MpscnnError {
+  return new MpscnnError(code, fromCodes(a[FILE_ATTR]), problem, { node: fromCodes(a[NODE_ATTR]), hint })
+}
+
+export function registerCustomOps(tf: typeof Tfc, registerOp: typeof RegisterOp): void {
   const required = (a: Attrs, key: string, op: string): unknown => {
-    if (a[key] === undefined) throw new MpscnnError('BAD_GRAPH', file, `${op} has no ${key} attribute, which TensorFlow requires`, { node: nodeOf(a), hint: 'The graph is damaged; export it again' })
+    if (a[key] === undefined) throw refuse(a, 'BAD_GRAPH', `${op} has no ${key} attribute, which TensorFlow requires`, 'The graph is damaged; export it again')
     return a[key]
   }
 
@@ -76,7 +80,7 @@ export function registerCustomOps(tf: typeof Tfc, registerOp: typeof RegisterOp,
   registerOp(CUSTOM.CheckNumerics, ({ inputs: [x], attrs }) => {
     const [nan, inf] = tf.tidy(() => [tf.any(tf.isNaN(x)).dataSync()[0], tf.any(tf.isInf(x)).dataSync()[0]])
     if (nan || inf) {
-      throw new MpscnnError('NON_FINITE', file, `CheckNumerics: ${fromCodes(attrs[MESSAGE_ATTR])} : Tensor had ${nan ? 'NaN' : 'Inf'} values`, { node: nodeOf(attrs) })
+      throw refuse(attrs, 'NON_FINITE', `CheckNumerics: ${fromCodes(attrs[MESSAGE_ATTR])} : Tensor had ${nan ? 'NaN' : 'Inf'} values`)
     }
     return tf.clone(x)
   })
@@ -105,7 +109,7 @@ export function registerCustomOps(tf: typeof Tfc, registerOp: typeof RegisterOp,
    * `y = floor((clamped - nudged_min) * (1 / scale) + 0.5) * scale + nudged_min`.
    */
   const fakeQuant = (x: Tensor, min: number, max: number, attrs: Attrs, op: string): Tensor => {
-    if (!(min <= max)) throw new MpscnnError('BAD_GRAPH', file, `${op}: min ${min} is larger than max ${max}`, { node: nodeOf(attrs), hint: 'Fix the quantization range' })
+    if (!(min <= max)) throw refuse(attrs, 'BAD_GRAPH', `${op}: min ${min} is larger than max ${max}`, 'Fix the quantization range')
     const { nudgedMin, nudgedMax, scale } = nudge(min, max, attrs.num_bits as number, attrs.narrow_range === true)
     const inv = Math.fround(1 / scale)
     return tf.tidy(() => {
@@ -132,7 +136,7 @@ export function registerCustomOps(tf: typeof Tfc, registerOp: typeof RegisterOp,
   registerOp(CUSTOM.Dequantize, ({ inputs: [x, minT, maxT], attrs }) => {
     const type = fromCodes(attrs[TYPE_ATTR])
     const range = QUANTIZED_RANGE[type]
-    if (!range) throw new MpscnnError('UNSUPPORTED_DTYPE', file, `Dequantize of ${type} is not supported by the reference`, { node: nodeOf(attrs), hint: 'Use quint8, qint8, quint16, qint16 or qint32' })
+    if (!range) throw refuse(attrs, 'UNSUPPORTED_DTYPE', `Dequantize of ${type} is not supported by the reference`, 'Use quint8, qint8, quint16, qint16 or qint32')
     const [lowest, highest] = range
     const mode = String(attrs.mode).toUpperCase()
     const narrow = attrs.narrow_range === true
@@ -161,7 +165,7 @@ export function registerCustomOps(tf: typeof Tfc, registerOp: typeof RegisterOp,
       } else if (mode === 'SCALED') {
         scale[c] = lowest === 0 ? f(max / highest) : Math.max(f(min / (lowest + (narrow ? 1 : 0))), f(max / highest))
       } else {
-        throw new MpscnnError('UNSUPPORTED', file, `Dequantize mode ${mode} is not one of MIN_COMBINED, MIN_FIRST, SCALED`, { node: nodeOf(attrs) })
+        throw refuse(attrs, 'UNSUPPORTED', `Dequantize mode ${mode} is not one of MIN_COMBINED, MIN_FIRST, SCALED`)
       }
     }
     return tf.tidy(() => {
@@ -169,7 +173,7 @@ export function registerCustomOps(tf: typeof Tfc, registerOp: typeof RegisterOp,
       if (n > 1) {
         const a = axis < 0 ? axis + x.rank : axis
         if (x.shape[a] !== n) {
-          throw new MpscnnError('SHAPE_MISMATCH', file, `Dequantize has ${n} ranges but dimension ${a} of its input has ${x.shape[a]} values`, { node: nodeOf(attrs) })
+          throw refuse(attrs, 'SHAPE_MISMATCH', `Dequantize has ${n} ranges but dimension ${a} of its input has ${x.shape[a]} values`)
         }
         shape[a] = n
       }

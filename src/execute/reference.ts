@@ -92,7 +92,7 @@ function loadTfjs(file: string): Promise<Tfjs> {
       for (const list of await opLists()) for (const op of list.json) supported.add(op.tfOpName)
       // The cpu backend tells Node users to install tfjs-node on first use: not ours to print.
       tf.env().set('PROD', true)
-      registerCustomOps(tf, converter.registerOp, file)
+      registerCustomOps(tf, converter.registerOp)
       return { tf, converter, supported }
     } catch (e) {
       loaded = undefined

@@ -57,11 +57,12 @@ export const CUSTOM = {
   BiasAddNCHW: '_MpscnnBiasAddNCHW',
 } as const
 /**
- * Attributes the rewrite adds to custom op nodes: the TF node name (for errors), CheckNumerics'
- * message and Dequantize's input type. They are strings written as lists of code points, because
+ * Attributes the rewrite adds to custom op nodes: the model's file and the TF node name (for
+ * errors), CheckNumerics' message and Dequantize's input type. They are strings written as lists of code points, because
  * tfjs-converter lower-cases every string attribute it hands to a custom op.
  */
 export const NODE_ATTR = '_mpscnn_node'
+export const FILE_ATTR = '_mpscnn_file'
 export const MESSAGE_ATTR = '_mpscnn_message'
 export const TYPE_ATTR = '_mpscnn_T'
 const codes = (v: string): AttrValue => ({ list: { i: Array.from(v, (c) => c.codePointAt(0)!) } })
@@ -190,7 +191,7 @@ export function rewriteGraph(def: GraphDef, opts: RewriteOptions): RewrittenGrap
     if (FUSED_BN.has(op) && node.attr.is_training?.b !== false) op = CUSTOM.FusedBatchNormTraining
     else if (nchwBias) op = CUSTOM.BiasAddNCHW
     else if (op in CUSTOM) op = CUSTOM[op as keyof typeof CUSTOM]
-    if (op.startsWith('_Mpscnn')) attr[NODE_ATTR] = codes(name)
+    if (op.startsWith('_Mpscnn')) Object.assign(attr, { [NODE_ATTR]: codes(name), [FILE_ATTR]: codes(file) })
     if (op === CUSTOM.CheckNumerics) attr[MESSAGE_ATTR] = codes(str(node, 'message') ?? '')
     if (op === CUSTOM.Dequantize) attr[TYPE_ATTR] = codes(dataTypeName[node.attr.T?.type ?? -1] ?? 'unknown')
     if (!op.startsWith('_Mpscnn') && !opts.supported.has(op)) {
