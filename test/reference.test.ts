@@ -371,6 +371,18 @@ describe('reference: graph handling', () => {
     ])
     const other = await fail(['sum'])
     expect([other.code, other.node]).toEqual(['BAD_GRAPH', 'other'])
+    // What the reference cannot run as TF defines it is refused, not run the tfjs way.
+    b.op('pool', 'MaxPool', ['x'], { T: F, ksize: attr.ints([1, 1, 1, 1]), strides: attr.ints([1, 1, 1, 1]), padding: attr.s('EXPLICIT') })
+    b.op('d2s', 'DepthToSpace', ['x'], { T: F, block_size: attr.i(2), data_format: attr.s('NCHW') })
+    b.op('deq', 'Dequantize', ['x', 'x', 'x'], {})
+    const def2 = parseModel(b.encode(), 'm.pb')
+    const refused = async (out: string) => {
+      const e = await refusal(createReference(def2, { input: 'x', outputs: [out], file: 'm.pb' }))
+      return `${e.code} ${e.node}: ${e.message.slice(e.message.indexOf(': ', 6) + 2)}`
+    }
+    expect(await refused('pool')).toBe('UNSUPPORTED pool: MaxPool with EXPLICIT padding is not supported by the reference. Pad explicitly with a Pad node')
+    expect(await refused('d2s')).toBe('UNSUPPORTED d2s: DepthToSpace with data_format NCHW is not supported by the reference. Export the graph in NHWC')
+    expect(await refused('deq')).toBe('BAD_GRAPH deq: Dequantize has no T attribute, which TensorFlow requires. The graph is damaged; export it again')
     expect((await fail(['nope'])).message).toBe('m.pb: no node named "nope" (a reference output). Name existing output nodes')
     expect((await fail(['sum'], 'nope')).message).toBe('m.pb: no node named "nope" (the reference\'s input). Name the node whose output is the network input')
   })

@@ -20,8 +20,9 @@ const b = (v: boolean): AttrValue => ({ b: v })
 const f = (v: number): AttrValue => ({ f: v })
 const i = (v: number): AttrValue => ({ i: v })
 const ints = (v: number[]): AttrValue => ({ list: { i: v } })
-/** DT_FLOAT, as in `dtype: {float, ...} = DT_FLOAT`. */
+/** DT_FLOAT and DT_INT32, as in `dtype: {float, ...} = DT_FLOAT`. */
 const DT_FLOAT: AttrValue = { type: 1 }
+const DT_INT32: AttrValue = { type: 3 }
 
 /** nn_ops.cc: `REGISTER_OP("FusedBatchNorm")` (and V2, V3): epsilon: float = 0.0001, exponential_avg_factor: float = 1.0, data_format: { 'NHWC', 'NCHW' } = 'NHWC', is_training: bool = true. */
 const FUSED_BATCH_NORM = { epsilon: f(0.0001), exponential_avg_factor: f(1), data_format: s('NHWC'), is_training: b(true) }
@@ -48,12 +49,24 @@ export const OP_DEFAULTS: Readonly<Record<string, Readonly<Record<string, AttrVa
   LeakyRelu: { alpha: f(0.2) },
   /** math_ops.cc `MatMul`: transpose_a: bool = false, transpose_b: bool = false. */
   MatMul: { transpose_a: b(false), transpose_b: b(false) },
-  /** math_ops.cc `Mean` / `Sum` / `Max` / `Min` / `Prod`: keep_dims: bool = false. */
-  Mean: { keep_dims: b(false) },
-  Sum: { keep_dims: b(false) },
-  Max: { keep_dims: b(false) },
-  Min: { keep_dims: b(false) },
-  Prod: { keep_dims: b(false) },
+  /** math_ops.cc `Mean` / `Sum` / `Max` / `Min` / `Prod`: keep_dims: bool = false, Tidx: {int32, int64} = DT_INT32. */
+  Mean: { keep_dims: b(false), Tidx: DT_INT32 },
+  Sum: { keep_dims: b(false), Tidx: DT_INT32 },
+  Max: { keep_dims: b(false), Tidx: DT_INT32 },
+  Min: { keep_dims: b(false), Tidx: DT_INT32 },
+  Prod: { keep_dims: b(false), Tidx: DT_INT32 },
+  /** array_ops.cc `Reshape`: Tshape: {int32, int64} = DT_INT32. */
+  Reshape: { Tshape: DT_INT32 },
+  /** array_ops.cc `Pad`: Tpaddings: {int32, int64} = DT_INT32. */
+  Pad: { Tpaddings: DT_INT32 },
+  /** array_ops.cc `Transpose`: Tperm: {int32, int64} = DT_INT32. */
+  Transpose: { Tperm: DT_INT32 },
+  /** array_ops.cc `ConcatV2`: Tidx: {int32, int64} = DT_INT32. */
+  ConcatV2: { Tidx: DT_INT32 },
+  /** array_ops.cc `ExpandDims`: Tdim: {int32, int64} = DT_INT32. */
+  ExpandDims: { Tdim: DT_INT32 },
+  /** array_ops.cc `GatherV2`: batch_dims: int = 0. */
+  GatherV2: { batch_dims: i(0) },
   /** math_ops.cc `Cast`: Truncate: bool = false. */
   Cast: { Truncate: b(false) },
   /** array_ops.cc `Squeeze`: squeeze_dims: list(int) >= 0 = [] (empty: every dimension of size 1). */

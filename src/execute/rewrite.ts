@@ -181,6 +181,9 @@ export function rewriteGraph(def: GraphDef, opts: RewriteOptions): RewrittenGrap
       // TF's CPU kernel refuses them as well; tfjs-converter would silently ignore them.
       throw new MpscnnError('UNSUPPORTED', file, 'Conv2DBackpropInput with dilations other than 1 is not supported by the reference', { node: name })
     }
+    if (node.op === 'Dequantize' && node.attr.T?.type === undefined) {
+      throw new MpscnnError('BAD_GRAPH', file, 'Dequantize has no T attribute, which TensorFlow requires', { node: name, hint: 'The graph is damaged; export it again' })
+    }
     if (node.op === 'MaxPool' && str(node, 'padding') === 'EXPLICIT') {
       // tfjs-converter does not read MaxPool's explicit_paddings.
       throw new MpscnnError('UNSUPPORTED', file, 'MaxPool with EXPLICIT padding is not supported by the reference', { node: name, hint: 'Pad explicitly with a Pad node' })
@@ -193,7 +196,7 @@ export function rewriteGraph(def: GraphDef, opts: RewriteOptions): RewrittenGrap
     else if (op in CUSTOM) op = CUSTOM[op as keyof typeof CUSTOM]
     if (op.startsWith('_Mpscnn')) Object.assign(attr, { [NODE_ATTR]: codes(name), [FILE_ATTR]: codes(file) })
     if (op === CUSTOM.CheckNumerics) attr[MESSAGE_ATTR] = codes(str(node, 'message') ?? '')
-    if (op === CUSTOM.Dequantize) attr[TYPE_ATTR] = codes(dataTypeName[node.attr.T?.type ?? -1] ?? 'unknown')
+    if (op === CUSTOM.Dequantize) attr[TYPE_ATTR] = codes(dataTypeName[node.attr.T.type!] ?? String(node.attr.T.type))
     if (!op.startsWith('_Mpscnn') && !opts.supported.has(op)) {
       throw new MpscnnError('UNSUPPORTED', file, `op ${op} is not supported by the reference (TensorFlow.js has no kernel for it)`, {
         node: name,
