@@ -144,11 +144,15 @@ describe.each(['cpu', 'wasm'] as const)('reference on %s: convolutions', (backen
 })
 
 describe.each(['cpu', 'wasm'] as const)('reference on %s: the other ops', (backend) => {
-  it('Conv2D NHWC with dilations 2 (VALID), and NCHW with EXPLICIT paddings given in NCHW order', async () => {
+  it('Conv2D NHWC with dilations 2 (VALID, SAME), NCHW with EXPLICIT paddings given in NCHW order; DepthwiseConv2dNative EXPLICIT', async () => {
     const xh = image([1, 7, 7, 2], 20)
     const w = weights([3, 2, 2, 3], 21)
-    const y = await oneOp('Conv2D', xh, w, { strides: attr.ints([1, 1, 1, 1]), padding: attr.s('VALID'), dilations: attr.ints([1, 2, 2, 1]) }, backend)
-    expect(relDiff(y, conv2d(xh, w, [1, 1], 'VALID', [2, 2]))).toBeLessThan(TOL)
+    for (const padding of ['VALID', 'SAME'] as const) {
+      const y = await oneOp('Conv2D', xh, w, { strides: attr.ints([1, 1, 1, 1]), padding: attr.s(padding), dilations: attr.ints([1, 2, 2, 1]) }, backend)
+      expect(relDiff(y, conv2d(xh, w, [1, 1], padding, [2, 2]))).toBeLessThan(TOL)
+    }
+    const yd = await oneOp('DepthwiseConv2dNative', xh, w, { strides: attr.ints([1, 2, 1, 1]), padding: attr.s('EXPLICIT'), explicit_paddings: attr.ints([0, 0, 1, 2, 0, 1, 0, 0]) }, backend)
+    expect(relDiff(yd, depthwise(xh, w, [2, 1], [[1, 2], [0, 1]]))).toBeLessThan(TOL)
     const yc = await oneOp('Conv2D', toNCHW(xh), w, {
       strides: attr.ints([1, 1, 2, 1]),
       padding: attr.s('EXPLICIT'),
