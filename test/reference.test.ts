@@ -268,6 +268,21 @@ describe.each(['cpu', 'wasm'] as const)('reference on %s: the other ops', (backe
     expect(relDiff(out.get('cat')!, t64(cat, [1, 2, 2, 4]))).toBeLessThan(TOL)
   })
 
+  it("Keras' Flatten: Shape, StridedSlice (masks left out but shrink_axis_mask), Pack, Reshape", async () => {
+    const x = image([1, 2, 2, 3], 37)
+    const b = graph(x.shape)
+    b.op('shape', 'Shape', ['x'], { T: F, out_type: attr.type('DT_INT32') })
+    b.constI32('begin', [1], [0])
+    b.constI32('end', [1], [1])
+    b.constI32('one', [1], [1])
+    b.op('batch', 'StridedSlice', ['shape', 'begin', 'end', 'one'], { T: attr.type('DT_INT32'), Index: attr.type('DT_INT32'), shrink_axis_mask: attr.i(1) })
+    b.constI32('minus1', [], [-1])
+    b.op('dims', 'Pack', ['batch', 'minus1'], { T: attr.type('DT_INT32'), N: attr.i(2) })
+    b.op('flat', 'Reshape', ['x', 'dims'], { T: F })
+    const out = await run(b, x, ['flat'], backend)
+    expect(relDiff(out.get('flat')!, t64(x.data, [1, 12]))).toBeLessThan(TOL)
+  })
+
   it('a Reshape that flattens NCHW feeds MatMul in C, H, W order', async () => {
     const xh = image([1, 2, 2, 3], 33)
     const w = weights([12, 2], 34)
