@@ -319,6 +319,22 @@ describe.each(['cpu', 'wasm'] as const)('reference on %s: the other ops', (backe
     expect(relDiff(out.get('scaled/out')!, t64(s8.map((q) => q * s), [6]))).toBeLessThan(TOL)
   })
 
+  it('Dequantize per slice along an axis (SCALED, qint8), and ranges that do not fit its axis refused', async () => {
+    const s8 = [-128, -5, 0, 3, 64, 127]
+    const b = graph([2, 3])
+    b.constTensor('q', { dtype: 11, tensorShape: { dim: [{ size: 2 }, { size: 3 }] }, tensorContent: Uint8Array.from(s8.map((v) => v & 0xff)) })
+    b.constF32('mins', [2], [-1, -0.5])
+    b.constF32('maxs', [2], [2, 0.25])
+    b.op('deq', 'Dequantize', ['q', 'mins', 'maxs'], { T: attr.type('DT_QINT8'), mode: attr.s('SCALED'), axis: attr.i(0) })
+    b.op('out', 'Mul', ['deq', 'x'], { T: F })
+    b.op('bad', 'Dequantize', ['q', 'mins', 'maxs'], { T: attr.type('DT_QINT8'), mode: attr.s('SCALED') }) // axis -1: one range expected
+    const out = await run(b, t64([1, 1, 1, 1, 1, 1], [2, 3]), ['out'], backend)
+    const scale = [Math.max(-1 / -128, 2 / 127), Math.max(-0.5 / -128, 0.25 / 127)]
+    expect(relDiff(out.get('out')!, t64(s8.map((q, i) => q * scale[Math.floor(i / 3)]), [2, 3]))).toBeLessThan(TOL)
+    const bad = await refusal(run(b, t64([1, 1, 1, 1, 1, 1], [2, 3]), ['bad'], backend))
+    expect([bad.code, bad.node, bad.message]).toEqual(['SHAPE_MISMATCH', 'bad', 'case.pb: node "bad": Dequantize has 2 ranges for the whole tensor (axis -1)'])
+  })
+
   it('FakeQuantWithMinMaxArgs (min, max left out: -6, 6) and FakeQuantWithMinMaxVars (narrow_range) nudge and round as TF does', async () => {
     const x = t64([-7, -5.9, -0.03, 0, 0.02, 0.024, 1.5, 5.99, 6.5], [9]) // none on a rounding edge
     const b = graph(x.shape)

@@ -124,7 +124,7 @@ export function registerCustomOps(tf: typeof Tfc, registerOp: typeof RegisterOp)
 
   /**
    * array_ops.cc `Dequantize(input, min_range, max_range)`, kernel dequantize_op.cc, per tensor
-   * (or per slice along `axis` when min_range and max_range are vectors):
+   * (axis -1) or per slice along `axis` (min_range and max_range then hold one value per slice):
    * - MIN_COMBINED: `(input + half_range) * (max - min) / (max(T) - min(T)) + min`, half_range
    *   being (max(T) - min(T) + 1) / 2 for a signed T and 0 otherwise;
    * - MIN_FIRST (quantization_utils.h, `QuantizedTensorToFloatInPlaceUsingEigen`):
@@ -143,6 +143,7 @@ export function registerCustomOps(tf: typeof Tfc, registerOp: typeof RegisterOp)
     const mins = minT.dataSync()
     const maxs = maxT.dataSync()
     const axis = (attrs.axis as number) ?? -1
+    if (axis !== -1 && mode === 'MIN_FIRST') throw refuse(attrs, 'UNSUPPORTED', 'Dequantize in MIN_FIRST mode with an axis is not implemented by TensorFlow either')
     const f = Math.fround
     // One scale and one offset per slice: y = (x + pre) * scale + post.
     const n = mins.length
@@ -170,14 +171,12 @@ export function registerCustomOps(tf: typeof Tfc, registerOp: typeof RegisterOp)
     }
     return tf.tidy(() => {
       const shape = x.shape.map(() => 1)
-      if (n > 1) {
-        const a = axis < 0 ? axis + x.rank : axis
-        if (x.shape[a] !== n) {
-          throw refuse(attrs, 'SHAPE_MISMATCH', `Dequantize has ${n} ranges but dimension ${a} of its input has ${x.shape[a]} values`)
-        }
-        shape[a] = n
+      // axis -1 means one range for the whole tensor; any other axis, one range per slice along it.
+      if (axis === -1 ? n !== 1 : x.shape[axis] !== n) {
+        throw refuse(attrs, 'SHAPE_MISMATCH', `Dequantize has ${n} ranges for ${axis === -1 ? 'the whole tensor (axis -1)' : `dimension ${axis} of size ${x.shape[axis]}`}`)
       }
-      const t = (v: Float32Array) => tf.tensor(v, n > 1 ? shape : [])
+      if (axis !== -1) shape[axis] = n
+      const t = (v: Float32Array) => tf.tensor(v, axis === -1 ? [] : shape)
       return tf.add(tf.mul(tf.add(tf.cast(x, 'float32'), t(pre)), t(scale)), t(post))
     })
   })

@@ -113,7 +113,9 @@ export function rewriteGraph(def: GraphDef, opts: RewriteOptions): RewrittenGrap
   const byName = new Map<string, NodeDef>()
   for (const n of def.node) {
     if (byName.has(n.name)) throw new MpscnnError('DUPLICATE_NODE', file, 'two nodes have this name', { node: n.name, hint: 'The graph is damaged; export it again' })
-    if (n.name.startsWith(PREFIX)) throw new MpscnnError('BAD_GRAPH', file, `node names starting with ${JSON.stringify(PREFIX)} are reserved by the reference`, { node: n.name, hint: 'Rename the node' })
+    if (n.name.split('/').some((part) => part.startsWith(PREFIX))) {
+      throw new MpscnnError('BAD_GRAPH', file, `node names with a part starting with ${JSON.stringify(PREFIX)} are reserved by the reference`, { node: n.name, hint: 'Rename the node' })
+    }
     byName.set(n.name, n)
   }
   if (!byName.has(input)) throw new MpscnnError('BAD_GRAPH', file, `no node named ${JSON.stringify(input)} (the reference's input)`, { hint: 'Name the node whose output is the network input' })
@@ -138,6 +140,7 @@ export function rewriteGraph(def: GraphDef, opts: RewriteOptions): RewrittenGrap
     }
   }
 
+  keep.add(input) // fed even when an output does not depend on it
   const nodes: NodeDef[] = []
   const weights: Weight[] = []
   const tensors: string[] = []
