@@ -422,21 +422,23 @@ describe('reference: graph handling', () => {
     expect((await fail(['sum'], 'nope')).message).toBe('m.pb: no node named "nope" (the reference\'s input). Name the node whose output is the network input')
   })
 
-  it('validates its options, and names the input when it is fed the wrong size or a shape the graph cannot take', async () => {
+  it('validates its options; names the input when it is fed the wrong size, and the node that fails on a shape it cannot take', async () => {
     const b = graph([1, 4, 4, 2])
     b.constF32('w', [1, 1, 2, 1], [1, 1])
-    b.op('conv', 'Conv2D', ['x', 'w'], { T: F, strides: attr.ints([1, 1, 1, 1]), padding: attr.s('SAME') })
+    b.op('relu', 'Relu', ['x'], { T: F })
+    b.op('conv', 'Conv2D', ['relu', 'w'], { T: F, strides: attr.ints([1, 1, 1, 1]), padding: attr.s('SAME') })
+    b.op('out', 'Relu', ['conv'], { T: F })
     const def = parseModel(b.encode(), 'm.pb')
-    await expect(createReference(def, { input: 'x', outputs: ['conv'], backend: 'gpu' as 'cpu' })).rejects.toThrow(
+    await expect(createReference(def, { input: 'x', outputs: ['out'], backend: 'gpu' as 'cpu' })).rejects.toThrow(
       new TypeError(`unplugin-mpscnn: option backend must be 'cpu' or 'wasm', got "gpu"`),
     )
     await expect(createReference(def, { input: 'x', outputs: [] })).rejects.toThrow(/option outputs must be a non-empty array of node names, got \[\]/)
-    const ref = await createReference(def, { input: 'x', outputs: ['conv'], file: 'm.pb' })
+    const ref = await createReference(def, { input: 'x', outputs: ['out'], file: 'm.pb' })
     const size = await refusal(ref.run(new Float32Array(5), [1, 4, 4, 2]))
     expect([size.code, size.message]).toEqual(['SHAPE_MISMATCH', 'm.pb: node "x": the input has 5 values but shape [1, 4, 4, 2] holds 32'])
     const depth = await refusal(ref.run(new Float32Array(48), [1, 4, 4, 3]))
-    expect(depth.code).toBe('REFERENCE_FAILED')
-    expect(depth.message).toMatch(/^m\.pb: TensorFlow\.js could not run the graph: .*depth of input \(3\) must match input depth for filter 2/)
+    expect([depth.code, depth.node]).toEqual(['REFERENCE_FAILED', 'conv'])
+    expect(depth.message).toMatch(/^m\.pb: node "conv": TensorFlow\.js could not run the graph: .*depth of input \(3\) must match input depth for filter 2/)
     ref.dispose()
   })
 })

@@ -190,6 +190,30 @@ export async function createReference(graphDef: GraphDef, options: ReferenceOpti
   const model = await converter.loadGraphModel(tf.io.fromMemory({ modelTopology, weightSpecs: specs, weightData: data }))
   const outputs = [...options.outputs]
 
+  /**
+   * The first TF node, in graph order, whose run fails (tfjs's errors do not say): the shortest
+   * prefix of the node list that fails, by bisection, since a prefix fails iff any node in it does.
+   */
+  const failingNode = (x: Tfc.Tensor): string | undefined => {
+    const fails = (k: number): boolean => {
+      try {
+        const r = model.execute({ [options.input]: x }, graph.tensors.slice(0, k + 1))
+        for (const t of Array.isArray(r) ? r : [r]) if (t !== x) t.dispose()
+        return false
+      } catch {
+        return true
+      }
+    }
+    let [lo, hi] = [0, graph.tensors.length - 1]
+    if (!fails(hi)) return undefined
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if (fails(mid)) hi = mid
+      else lo = mid + 1
+    }
+    return graph.tensors[lo]
+  }
+
   const execute = async (input: Float32Array, shape: readonly number[], names: string[]): Promise<Map<string, ReferenceTensor>> => {
     const size = shape.reduce((a, b) => a * b, 1)
     if (input.length !== size) throw new MpscnnError('SHAPE_MISMATCH', file, `the input has ${input.length} values but shape [${shape.join(', ')}] holds ${size}`, { node: options.input })
@@ -204,7 +228,10 @@ export async function createReference(graphDef: GraphDef, options: ReferenceOpti
       names.forEach((name, k) => out.set(name, { data: Float32Array.from(results[k].dataSync()), shape: results[k].shape.slice() }))
     } catch (e) {
       if (e instanceof MpscnnError) throw e
-      throw new MpscnnError('REFERENCE_FAILED', file, `TensorFlow.js could not run the graph: ${(e as Error).message}`, { hint: 'Check the input shape; docs/reference.md lists what the reference supports' })
+      throw new MpscnnError('REFERENCE_FAILED', file, `TensorFlow.js could not run the graph: ${(e as Error).message}`, {
+        node: failingNode(x),
+        hint: 'Check the input shape; docs/reference.md lists what the reference supports',
+      })
     } finally {
       for (const t of new Set([x, ...results])) t.dispose()
     }
