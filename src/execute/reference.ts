@@ -105,28 +105,27 @@ function loadTfjs(file: string): Promise<Tfjs> {
   return loaded
 }
 
-const wasmReady = new Map<string, Promise<void>>()
+let wasmReady: Promise<void> | undefined
 
 /** Selects the backend (the wasm one loads its .wasm from its package's dist folder, single-threaded). */
 async function useBackend(tf: typeof Tfc, backend: ReferenceBackend, file: string): Promise<void> {
-  if (backend === 'wasm' && !wasmReady.has('wasm')) {
-    wasmReady.set(
-      'wasm',
-      (async () => {
-        const wasm = await import('@tensorflow/tfjs-backend-wasm')
-        const { createRequire } = await import('node:module')
-        const { dirname, sep } = await import('node:path')
-        const dist = dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm'))
-        wasm.setWasmPaths(dist + sep)
-        // Threads would make sums depend on scheduling; the reference is one deterministic thread.
-        tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false)
-      })(),
-    )
+  const missing = (why: string) =>
+    new MpscnnError('MISSING_DEPENDENCY', file, `the TensorFlow.js ${backend} backend ${why}`, { hint: `npm i -D @tensorflow/tfjs-backend-${backend}` })
+  if (backend === 'wasm') {
+    wasmReady ??= (async () => {
+      const wasm = await import('@tensorflow/tfjs-backend-wasm')
+      const { createRequire } = await import('node:module')
+      const { dirname, sep } = await import('node:path')
+      wasm.setWasmPaths(dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm')) + sep)
+      // Threads would make sums depend on scheduling; the reference is one deterministic thread.
+      tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false)
+    })().catch((e: unknown) => {
+      wasmReady = undefined
+      throw missing(`cannot be loaded (${(e as Error).message})`)
+    })
+    await wasmReady
   }
-  await wasmReady.get(backend)
-  if (tf.getBackend() !== backend && !(await tf.setBackend(backend))) {
-    throw new MpscnnError('MISSING_DEPENDENCY', file, `the TensorFlow.js ${backend} backend failed to start`, { hint: 'Reinstall @tensorflow/tfjs-backend-' + backend })
-  }
+  if (tf.getBackend() !== backend && !(await tf.setBackend(backend))) throw missing('failed to start')
 }
 
 /** An AttrValue in the JSON form tfjs-converter reads (strings as byte arrays, int64 as numbers). */
