@@ -355,12 +355,15 @@ describe.each(['cpu', 'wasm'] as const)('reference on %s: the other ops', (backe
     expect(relDiff(out.get('vars')!, fq(Math.fround(-0.4), Math.fround(1.1), 1, 15))).toBeLessThan(TOL)
   })
 
-  it('CheckNumerics passes its input through, and on a NaN fails naming its node and message (run through a control input)', async () => {
+  it('CheckNumerics (and V2, and PreventGradient) pass their input through; on a NaN it fails naming its node and message (run through a control input)', async () => {
     const b = graph([3])
     b.op('check', 'CheckNumerics', ['x'], { T: F, message: attr.s('Input is NOT finite') })
     b.op('out', 'Identity', ['x', '^check'], { T: F })
-    const ok = await run(b, t64([1, 2, 3], [3]), ['out'], backend)
+    b.op('v2', 'CheckNumericsV2', ['x'], { T: F, message: attr.s('v2') })
+    b.op('pg', 'PreventGradient', ['v2'], { T: F, message: attr.s('no gradient') })
+    const ok = await run(b, t64([1, 2, 3], [3]), ['out', 'pg'], backend)
     expect(Array.from(ok.get('out')!.data)).toEqual([1, 2, 3])
+    expect(Array.from(ok.get('pg')!.data)).toEqual([1, 2, 3])
     // Under another file name than the references before it: the error names this one.
     const ref = await createReference(parseModel(b.encode(), 'checked.pb'), { input: 'x', outputs: ['out'], backend, file: 'checked.pb' })
     const err = await refusal(ref.run(Float32Array.of(1, NaN, 3), [3]))

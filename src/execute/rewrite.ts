@@ -192,7 +192,9 @@ export function rewriteGraph(def: GraphDef, opts: RewriteOptions): RewrittenGrap
       throw new MpscnnError('UNSUPPORTED', file, 'MaxPool with EXPLICIT padding is not supported by the reference', { node: name, hint: 'Pad explicitly with a Pad node' })
     }
 
-    let op = node.op
+    // array_ops.cc: PreventGradient is the identity (it only refuses gradients); CheckNumericsV2
+    // is CheckNumerics telling +Inf from -Inf in its message.
+    let op = node.op === 'PreventGradient' ? 'Identity' : node.op === 'CheckNumericsV2' ? 'CheckNumerics' : node.op
     const attr: Record<string, AttrValue> = { ...node.attr }
     if (FUSED_BN.has(op) && node.attr.is_training?.b !== false) op = CUSTOM.FusedBatchNormTraining
     else if (nchwBias) op = CUSTOM.BiasAddNCHW
