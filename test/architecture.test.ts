@@ -9,10 +9,13 @@ import { describe, expect, it } from 'vitest'
 
 const SRC = fileURLToPath(new URL('../src/', import.meta.url))
 
-/** Lowest first. `runtime.ts` (app code) stands apart: it may use `base` only. */
+/**
+ * Lowest first. App-facing parts stand apart: `runtime.ts` (app code) may use `base` only;
+ * `execute` (the reference, run on TensorFlow.js) may use `base`, `graphdef`, `fold` and `runtime.ts`.
+ */
 const LAYERS = ['base', 'graphdef', 'fold', 'network', 'emit', 'io', 'pipeline', 'parallel', 'plugin', 'cli'] as const
 type Layer = (typeof LAYERS)[number]
-const APP_FACING: Record<string, readonly string[]> = { 'runtime.ts': ['base'] }
+const APP_FACING: Record<string, readonly string[]> = { 'runtime.ts': ['base'], execute: ['base', 'graphdef', 'fold', 'runtime.ts'] }
 
 function sources(dir = SRC): string[] {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
@@ -72,7 +75,7 @@ describe('src/ layout', () => {
       fs.writeFileSync(probes.top, 'export {}\n')
       expect(violations([probes.fold, probes.top, runtime])).toEqual([
         `fold/arch-probe-${process.pid}.ts imports ../plugin/options.js (fold -> plugin)`,
-        `arch-probe-${process.pid}.ts: not in any part (${LAYERS.join(', ')}, or runtime.ts)`,
+        `arch-probe-${process.pid}.ts: not in any part (${LAYERS.join(', ')}, or ${Object.keys(APP_FACING).join(', ')})`,
       ])
       fs.writeFileSync(probes.top, "import { convertModel } from './fold/convert.js'\n")
       expect(references(probes.top)).toEqual(['./fold/convert.js'])
@@ -80,4 +83,38 @@ describe('src/ layout', () => {
       for (const p of Object.values(probes)) fs.rmSync(p, { force: true })
     }
   })
+
+  it('TensorFlow.js is loaded only inside execute/, and there only on demand (type imports and import())', () => {
+    expect(tfjsLoads()).toEqual([])
+    const probe = path.join(SRC, 'fold', `arch-probe-${process.pid}.ts`)
+    const inside = path.join(SRC, 'execute', `arch-probe-${process.pid}.ts`)
+    try {
+      fs.writeFileSync(probe, "const tf = await import('@tensorflow/tfjs-core')\n")
+      fs.writeFileSync(inside, "import type * as Tfc from '@tensorflow/tfjs-core'\nimport { registerOp } from '@tensorflow/tfjs-converter'\nconst w = await import('@tensorflow/tfjs-backend-wasm')\n")
+      expect(tfjsLoads([probe, inside])).toEqual([
+        `fold/arch-probe-${process.pid}.ts loads @tensorflow/tfjs-core`,
+        `execute/arch-probe-${process.pid}.ts loads @tensorflow/tfjs-converter`,
+      ])
+    } finally {
+      fs.rmSync(probe, { force: true })
+      fs.rmSync(inside, { force: true })
+    }
+  })
 })
+
+/** Files that load TensorFlow.js where they must not: outside execute/ at all, inside it with a static value import. */
+function tfjsLoads(files = sources()): string[] {
+  const out: string[] = []
+  for (const file of files) {
+    const text = fs.readFileSync(file, 'utf8')
+    const inExecute = partOf(file) === 'execute'
+    const re = /(import\s+type\s[^'"]*?from\s*|\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)(['"`])(@tensorflow\/[^'"`/]+)/g
+    for (let m; (m = re.exec(text)); ) {
+      const typeOnly = /^import\s+type\s/.test(m[1])
+      const dynamic = /^import\s*\(/.test(m[1])
+      if (typeOnly || (inExecute && dynamic)) continue
+      out.push(`${path.relative(SRC, file)} loads ${m[3]}`)
+    }
+  }
+  return out
+}
