@@ -11,7 +11,7 @@
 import protobuf from 'protobufjs/minimal.js'
 import { int64ToNumber, type AttrValue, type NodeDef, type TensorProto, type TensorShapeProto } from './schema.js'
 
-export type Reader = protobuf.Reader
+type Reader = protobuf.Reader
 
 const WIRE_LEN = 2
 
@@ -55,7 +55,7 @@ function decodeDim(r: Reader, end: number): { size?: number; name?: string } {
   return d
 }
 
-export function decodeShape(r: Reader, end: number): TensorShapeProto {
+function decodeShape(r: Reader, end: number): TensorShapeProto {
   const s: TensorShapeProto = {}
   while (r.pos < end) {
     const t = r.uint32()
@@ -73,7 +73,7 @@ export function decodeShape(r: Reader, end: number): TensorShapeProto {
   return s
 }
 
-export function decodeTensor(r: Reader, end: number): TensorProto {
+function decodeTensor(r: Reader, end: number): TensorProto {
   const m: TensorProto = {}
   while (r.pos < end) {
     const t = r.uint32()
@@ -151,7 +151,7 @@ function decodeList(r: Reader, end: number): NonNullable<AttrValue['list']> {
   return l
 }
 
-export function decodeAttrValue(r: Reader, end: number): AttrValue {
+function decodeAttrValue(r: Reader, end: number): AttrValue {
   const v: AttrValue = {}
   while (r.pos < end) {
     const t = r.uint32()

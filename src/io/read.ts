@@ -25,7 +25,7 @@ function readError(e: unknown, file: string): MpscnnError {
   return new MpscnnError('READ_FAILED', file, `cannot be read (${code ?? (e as Error).message})`)
 }
 
-export interface ReadHooks {
+interface ReadHooks {
   /** Sees the memory before any byte is read, e.g. to start a worker that shares it. */
   beforeRead?: (m: ModelMemory) => void
   /** Called after each chunk with the number of bytes read so far. */

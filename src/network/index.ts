@@ -46,7 +46,6 @@ import { Builder, tensorKey, type NetworkOptions, type PreValue } from './builde
 import { BEFORE_INPUT, OPS, preShape } from './ops.js'
 
 export type { NetworkOptions } from './builder.js'
-export { OPS } from './ops.js'
 
 const PLACEHOLDERS = new Set(['Placeholder', 'PlaceholderV2'])
 /** Never outputs: they compute nothing an app reads. */

@@ -10,7 +10,7 @@ import { attrBool, attrFloat, attrInts, attrString } from '../fold/attrs.js'
 import { PASS_THROUGH } from '../fold/graph.js'
 import { window, type Activation, type Builder, type NoiseValue, type PreValue } from './builder.js'
 
-export interface OpRule {
+interface OpRule {
   /** The MPS kind it becomes (documentation; `-` when it leaves no encode of its own). */
   kind: MpscnnNodeKind | 'input' | 'view' | 'shape' | 'identity'
   run(b: Builder, n: NodeDef): void
