@@ -4,7 +4,7 @@
  * which does the varints, strings, bounds checks and zero-copy `bytes`. Unlike the
  * reflection decoders protobufjs builds at run time, they cost nothing to set up (no
  * `Root.fromJSON`, no code generation) and need only `protobufjs/minimal`, which matters
- * for a CLI that converts a model in a couple of hundred milliseconds. They produce what
+ * for a CLI whose whole run is short, so that any set-up shows. They produce what
  * `root.lookupType(...).decode` does for the schema in schema.ts (a test checks that on
  * whole graphs): own properties only for the fields present, int64 as numbers.
  */
