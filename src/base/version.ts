@@ -12,6 +12,6 @@ export function packageVersion(): string {
   }
 }
 
-export const VERSION = packageVersion()
+const VERSION = packageVersion()
 /** Part of every cache key. */
 export const CONVERTER_VERSION = `${VERSION}+r${CONVERTER_REVISION}`

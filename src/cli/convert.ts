@@ -116,7 +116,7 @@ export interface ConvertTuning {
    */
   workerFirst?: boolean
 }
-/** Creating a file costs about as much as laying out and writing this many bytes (measured here). */
+/** Creating a file costs about as much as laying out and writing this many bytes (docs/performance.md). */
 const FILE_COST_BYTES = 350_000
 
 /** `mpscnn convert ...`: the arguments after `convert`. */

@@ -8,7 +8,7 @@ import type { WorkerInit, WorkerReply, WorkerRun } from '../parallel/layout-work
 import { trace } from './trace.js'
 
 /**
- * Starts a layout worker before it is needed: booting a worker thread takes some 40 ms,
+ * Starts a layout worker before it is needed: booting a worker thread takes a while,
  * which bin/mpscnn.js spends while the CLI's own code loads. It idles until `main` hands
  * it a model (see LayoutHelper).
  */

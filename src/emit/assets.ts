@@ -61,7 +61,7 @@ export function urlPath(file: string): string {
   return file.split('/').map(encodeURIComponent).join('/')
 }
 
-export type Dtype = 'float32' | 'float16'
+type Dtype = 'float32' | 'float16'
 
 /** Where one tensor lives: a logical file name (not yet a URL) and a byte range. */
 export interface TensorPlacement {
@@ -72,13 +72,13 @@ export interface TensorPlacement {
   dtype: Dtype
 }
 
-export interface LayerPlacement {
+interface LayerPlacement {
   info: LayerInfo
   weights: TensorPlacement
   bias: TensorPlacement
 }
 
-export interface AssetFile {
+interface AssetFile {
   /**
    * Apple's names: `weights_<layer>.dat`, `bias_<layer>.dat`, or `<model>.dat` when packed,
    * with the layer's and the model's names made portable by `layerFileStems` / `safeStem`.
@@ -93,7 +93,7 @@ export interface AssetPlan {
   layers: LayerPlacement[]
 }
 
-export interface AssetOptions {
+interface AssetOptions {
   /** One `<model>.dat` holding every tensor instead of two files per layer. */
   packed: boolean
   /** Alignment of each tensor inside the packed file, in bytes. */
@@ -139,7 +139,7 @@ export function planAssets(layers: LayerInfo[], o: AssetOptions): AssetPlan {
   return { packed: o.packed, files, layers: placed }
 }
 
-export interface Chunk {
+interface Chunk {
   file: string
   offset: number
   bytes: Uint8Array
@@ -150,7 +150,7 @@ function bytesOf(a: Float32Array | Uint16Array): Uint8Array {
 }
 
 /** Lays the model out layer by layer, yielding each tensor's bytes at its place. */
-export function* chunks(model: ConvertedModel, plan: AssetPlan): Generator<Chunk> {
+function* chunks(model: ConvertedModel, plan: AssetPlan): Generator<Chunk> {
   let i = 0
   for (const out of model.outputs() as Iterable<OutputLayer>) {
     const p = plan.layers[i++]

@@ -4,14 +4,14 @@
  * which does the varints, strings, bounds checks and zero-copy `bytes`. Unlike the
  * reflection decoders protobufjs builds at run time, they cost nothing to set up (no
  * `Root.fromJSON`, no code generation) and need only `protobufjs/minimal`, which matters
- * for a CLI that converts a model in a couple of hundred milliseconds. They produce what
+ * for a CLI whose whole run is short, so that any set-up shows. They produce what
  * `root.lookupType(...).decode` does for the schema in schema.ts (a test checks that on
  * whole graphs): own properties only for the fields present, int64 as numbers.
  */
 import protobuf from 'protobufjs/minimal.js'
 import { int64ToNumber, type AttrValue, type NodeDef, type TensorProto, type TensorShapeProto } from './schema.js'
 
-export type Reader = protobuf.Reader
+type Reader = protobuf.Reader
 
 const WIRE_LEN = 2
 
@@ -55,7 +55,7 @@ function decodeDim(r: Reader, end: number): { size?: number; name?: string } {
   return d
 }
 
-export function decodeShape(r: Reader, end: number): TensorShapeProto {
+function decodeShape(r: Reader, end: number): TensorShapeProto {
   const s: TensorShapeProto = {}
   while (r.pos < end) {
     const t = r.uint32()
@@ -73,7 +73,7 @@ export function decodeShape(r: Reader, end: number): TensorShapeProto {
   return s
 }
 
-export function decodeTensor(r: Reader, end: number): TensorProto {
+function decodeTensor(r: Reader, end: number): TensorProto {
   const m: TensorProto = {}
   while (r.pos < end) {
     const t = r.uint32()
@@ -151,7 +151,7 @@ function decodeList(r: Reader, end: number): NonNullable<AttrValue['list']> {
   return l
 }
 
-export function decodeAttrValue(r: Reader, end: number): AttrValue {
+function decodeAttrValue(r: Reader, end: number): AttrValue {
   const v: AttrValue = {}
   while (r.pos < end) {
     const t = r.uint32()

@@ -131,7 +131,7 @@ const descriptor = {
   },
 }
 
-export interface Reflection {
+interface Reflection {
   /** protobufjs (its `light` build: reflection without the .proto parser). */
   protobuf: typeof Protobuf
   root: Protobuf.Root

@@ -6,7 +6,7 @@ import { MpscnnError } from '../base/errors.js'
 
 const LFS_PREFIX = 'version https://git-lfs.github.com/spec/'
 
-export type Sniffed = 'binary' | 'text'
+type Sniffed = 'binary' | 'text'
 
 function startsWith(bytes: Uint8Array, prefix: string): boolean {
   if (bytes.length < prefix.length) return false

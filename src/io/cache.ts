@@ -30,7 +30,7 @@ import { isRunning, pidOf } from '../base/pid.js'
 const MAGIC = 'MPSCNNC1'
 const MAGIC_BYTES = Buffer.from(MAGIC)
 
-export interface CacheOptions {
+interface CacheOptions {
   dir: string
   maxBytes: number
 }
@@ -162,7 +162,7 @@ function renamed(assets: ConvertedAssets, from: string, to: string): ConvertedAs
   }
 }
 
-export type ReadResult = { kind: 'hit'; assets: ConvertedAssets } | { kind: 'miss' } | { kind: 'corrupt'; reason: string }
+type ReadResult = { kind: 'hit'; assets: ConvertedAssets } | { kind: 'miss' } | { kind: 'corrupt'; reason: string }
 
 function entryPath(opts: CacheOptions, key: string): string {
   return path.join(opts.dir, 'entries', `${key}.bin`)
@@ -240,7 +240,7 @@ export async function writeEntry(opts: CacheOptions, key: string, assets: Conver
 }
 
 /** Removes least recently used entries until the cache fits in `maxBytes`. */
-export async function prune(opts: CacheOptions): Promise<number> {
+async function prune(opts: CacheOptions): Promise<number> {
   const dir = path.join(opts.dir, 'entries')
   let names: string[]
   try {

@@ -25,7 +25,7 @@ function readError(e: unknown, file: string): MpscnnError {
   return new MpscnnError('READ_FAILED', file, `cannot be read (${code ?? (e as Error).message})`)
 }
 
-export interface ReadHooks {
+interface ReadHooks {
   /** Sees the memory before any byte is read, e.g. to start a worker that shares it. */
   beforeRead?: (m: ModelMemory) => void
   /** Called after each chunk with the number of bytes read so far. */
@@ -93,7 +93,7 @@ const PARALLEL_CHUNK = 4 << 20
 /**
  * Reads an open file's first `into.length` bytes into `into` on libuv's thread pool,
  * several chunks at once: into fresh memory, a read is bound by faulting its pages in, which
- * then happens on more than one core (~2x faster here). `onPrefix(end)` sees, in order,
+ * then happens on more than one core. `onPrefix(end)` sees, in order,
  * how far the file has been read without a gap. Resolves to the number of bytes read
  * (fewer if the file shrank meanwhile). For a thread with nothing else to do meanwhile:
  * the plugin's reads, not the CLI's, whose second core is busy.

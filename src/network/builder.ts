@@ -14,7 +14,7 @@ import type { LayerPlan } from '../fold/layers.js'
 import type { Tensor } from '../graphdef/tensor.js'
 
 /** A 4-D activation `[1, h, w, c]` (`[1, c, h, w]` when `nchw`) held in MPS image `image`. */
-export interface ImageValue {
+interface ImageValue {
   t: 'image'
   image: string
   h: number
@@ -27,7 +27,7 @@ export interface ImageValue {
  * A rank-2 activation `[1, h * w * c]`: image `image` (h x w x c) flattened, in H, W, C
  * order, or C, H, W order when `chw`. `tf` is the node that flattened it.
  */
-export interface FlatValue {
+interface FlatValue {
   t: 'flat'
   image: string
   h: number
@@ -38,7 +38,7 @@ export interface FlatValue {
 }
 
 /** An image behind an explicit zero `Pad`, folded into the kernel that reads it. */
-export interface PaddedValue {
+interface PaddedValue {
   t: 'padded'
   of: ImageValue
   top: number
@@ -49,7 +49,7 @@ export interface PaddedValue {
 }
 
 /** Integers known once shapes are known (Keras' Flatten: Shape, StridedSlice, Prod, Pack). */
-export interface IntsValue {
+interface IntsValue {
   t: 'ints'
   shape: number[]
   data: number[]
@@ -74,10 +74,10 @@ export interface PreValue {
   affine?: { scale: number[]; bias: number[]; tf: string[]; from: string }
 }
 
-export type Value = ImageValue | FlatValue | PaddedValue | IntsValue | NoiseValue | PreValue | { t: 'const' } | { t: 'unknown' }
+type Value = ImageValue | FlatValue | PaddedValue | IntsValue | NoiseValue | PreValue | { t: 'const' } | { t: 'unknown' }
 export type Activation = ImageValue | FlatValue
 
-export type Node = MpscnnNetworkNode
+type Node = MpscnnNetworkNode
 
 export interface NetworkOptions {
   /** `[height, width, channels]` of the input, where the placeholder's shape leaves them unknown. */

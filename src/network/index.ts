@@ -43,10 +43,10 @@ import type { NodeDef } from '../graphdef/schema.js'
 import { Graph, parseInput, PASS_THROUGH, type InputRef } from '../fold/graph.js'
 import type { LayerPlan } from '../fold/layers.js'
 import { Builder, tensorKey, type NetworkOptions, type PreValue } from './builder.js'
-import { BEFORE_INPUT, OPS, preShape } from './ops.js'
+import { BEFORE_INPUT, preShape } from './before-input.js'
+import { OPS } from './ops.js'
 
 export type { NetworkOptions } from './builder.js'
-export { OPS } from './ops.js'
 
 const PLACEHOLDERS = new Set(['Placeholder', 'PlaceholderV2'])
 /** Never outputs: they compute nothing an app reads. */

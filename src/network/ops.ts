@@ -6,18 +6,17 @@
  */
 import type { MpscnnNeuron, MpscnnNodeKind } from '../base/manifest-types.js'
 import type { NodeDef } from '../graphdef/schema.js'
-import { attrBool, attrFloat, attrInts, attrString } from '../fold/attrs.js'
+import { attrBool, attrFloat, attrString } from '../fold/attrs.js'
 import { PASS_THROUGH } from '../fold/graph.js'
+import { affineOf, compose, isIdentity } from './affine.js'
 import { window, type Activation, type Builder, type NoiseValue, type PreValue } from './builder.js'
+import { pad, reshape, shapeOp, squeeze, transpose } from './views.js'
 
-export interface OpRule {
+interface OpRule {
   /** The MPS kind it becomes (documentation; `-` when it leaves no encode of its own). */
   kind: MpscnnNodeKind | 'input' | 'view' | 'shape' | 'identity'
   run(b: Builder, n: NodeDef): void
 }
-
-/** Ops that may stand between a placeholder and the network input (the app does them its own way). */
-const BEFORE_INPUT = new Set(['DecodeJpeg', 'DecodePng', 'DecodeBmp', 'DecodeGif', 'DecodeImage', 'Cast', 'ExpandDims', 'Squeeze', 'ResizeBilinear', 'ResizeBicubic', 'ResizeArea', 'ResizeNearestNeighbor', ...PASS_THROUGH])
 
 const NEURONS: Record<string, (n: NodeDef) => MpscnnNeuron> = {
   Relu: () => ({ type: 'relu', a: 0 }),
@@ -32,94 +31,6 @@ const NEURONS: Record<string, (n: NodeDef) => MpscnnNeuron> = {
 }
 
 const BINARY_KIND: Record<string, MpscnnNodeKind | undefined> = { Add: 'add', AddV2: 'add', Sub: 'subtract', Mul: 'multiply' }
-
-/** The shape a value before the network has after `n`, or undefined when `n` is not such an op. */
-function preShape(b: Builder, n: NodeDef, s: number[] | null): number[] | null | undefined {
-  switch (n.op) {
-    case 'DecodeJpeg':
-    case 'DecodePng':
-    case 'DecodeBmp':
-    case 'DecodeImage': {
-      const c = Number(n.attr.channels?.i ?? 0)
-      return [-1, -1, c > 0 ? c : -1]
-    }
-    case 'DecodeGif':
-      return [-1, -1, -1, 3]
-    case 'ExpandDims': {
-      const d = b.ints(n, 1)
-      if (!s || !d) return null
-      const at = d.data[0] < 0 ? d.data[0] + s.length + 1 : d.data[0]
-      return [...s.slice(0, at), 1, ...s.slice(at)]
-    }
-    case 'Squeeze': {
-      if (!s) return null
-      const dims = attrInts(n, 'squeeze_dims', []).map((d) => (d < 0 ? d + s.length : d))
-      return s.filter((d, i) => (dims.length ? !dims.includes(i) : d !== 1))
-    }
-    case 'ResizeBilinear':
-    case 'ResizeBicubic':
-    case 'ResizeArea':
-    case 'ResizeNearestNeighbor': {
-      const size = b.ints(n, 1)
-      if (!size || size.data.length !== 2) return null
-      return [s?.[0] ?? 1, size.data[0], size.data[1], s?.[3] ?? -1]
-    }
-    default:
-      return BEFORE_INPUT.has(n.op) ? s : undefined
-  }
-}
-
-/**
- * A constant operand as per-channel (or scalar) scale and bias of `y = x * scale + bias`
- * for op `n` whose activation is at input `at`; null when it is not such an affine op.
- */
-function affineOf(b: Builder, n: NodeDef, at: number, channels: number, channelAxisLast: boolean): { scale: number[]; bias: number[] } | null {
-  const other = at === 0 ? 1 : 0
-  const c = b.constant(n, other)
-  if (!c) return null
-  let len = 1
-  for (let d = 0; d < c.shape.length; d++) {
-    const last = d === c.shape.length - 1
-    if (c.shape[d] === 1) continue
-    if (!(channelAxisLast ? last : c.shape.length - d === 3)) return null
-    len = c.shape[d]
-  }
-  if (len !== 1 && len !== channels) return null
-  const v = Array.from(c.data.subarray(0, len))
-  const ones = v.map(() => 1)
-  const zeros = v.map(() => 0)
-  switch (n.op) {
-    case 'BiasAdd':
-      return at === 0 ? { scale: ones, bias: v } : null
-    case 'Add':
-    case 'AddV2':
-      return { scale: ones, bias: v }
-    case 'Sub':
-      return at === 0 ? { scale: ones, bias: v.map((x) => -x) } : { scale: v.map(() => -1), bias: v }
-    case 'Mul':
-      return { scale: v, bias: zeros }
-    case 'RealDiv':
-    case 'Div':
-      return at === 0 ? { scale: v.map((x) => 1 / x), bias: zeros } : null
-    default:
-      return null
-  }
-}
-
-/** `y = (x * s1 + b1) * s2 + b2`, per channel (a scalar side broadcasts). */
-function compose(a: { scale: number[]; bias: number[] }, b: { scale: number[]; bias: number[] }): { scale: number[]; bias: number[] } {
-  const n = Math.max(a.scale.length, b.scale.length)
-  const at = (x: number[], i: number) => (x.length === 1 ? x[0] : x[i])
-  const scale: number[] = []
-  const bias: number[] = []
-  for (let i = 0; i < n; i++) {
-    scale.push(at(a.scale, i) * at(b.scale, i))
-    bias.push(at(a.bias, i) * at(b.scale, i) + at(b.bias, i))
-  }
-  return { scale, bias }
-}
-
-const isIdentity = (a: { scale: number[]; bias: number[] }) => a.scale.every((s) => s === 1) && a.bias.every((x) => x === 0)
 
 /** An activation's image as a 1 x 1 or h x w image, for ops that work per pixel. */
 function destinationLike(b: Builder, n: NodeDef, v: Activation): Activation {
@@ -345,61 +256,6 @@ function concat(b: Builder, n: NodeDef): void {
   b.set(n, list[0].t === 'image' ? { ...list[0], image, c } : { t: 'flat', image, h: 1, w: 1, c, chw: false, tf: n.name })
 }
 
-function reshape(b: Builder, n: NodeDef): void {
-  const v = b.value(n, 0)
-  if (v.t === 'ints' || v.t === 'const') return b.set(n, v.t === 'ints' ? v : { t: 'const' })
-  const x = b.activation(n, 0)
-  if (!x) return b.refuse(n, b.notAnImage(n, 0))
-  const target = b.ints(n, 1)
-  if (!target) return b.refuse(n, 'its target shape is not known')
-  const total = x.h * x.w * x.c
-  const known = target.data.reduce((p, d) => (d >= 0 ? p * d : p), 1)
-  const shape = target.data.map((d) => (d < 0 ? total / known : d))
-  if (shape.reduce((p, d) => p * d, 1) !== total) return b.refuse(n, `its target shape [${target.data.join(', ')}] does not hold the ${total} values of its input`)
-  if (shape.length === 2 && shape[0] === 1) {
-    if (x.t === 'flat') return b.set(n, x)
-    return b.set(n, { t: 'flat', image: x.image, h: x.h, w: x.w, c: x.c, chw: x.nchw, tf: n.name })
-  }
-  if (shape.length === 4 && shape[0] === 1 && shape[1] === 1 && shape[2] === 1) {
-    const img = b.flatImage(x)
-    if (img !== null) return b.set(n, { t: 'image', image: img, h: 1, w: 1, c: total, nchw: false })
-  }
-  if (x.t === 'image' && shape.length === 4 && shape.join() === [1, x.h, x.w, x.c].join() && !x.nchw) return b.set(n, x)
-  b.refuse(n, `it reshapes ${x.h} x ${x.w} x ${x.c} to [${shape.join(', ')}], which is not a flatten`)
-}
-
-function squeeze(b: Builder, n: NodeDef): void {
-  const x = b.activation(n, 0)
-  if (!x) return b.refuse(n, b.notAnImage(n, 0))
-  if (x.t === 'image' && x.h === 1 && x.w === 1) return b.set(n, { t: 'flat', image: x.image, h: 1, w: 1, c: x.c, chw: false, tf: n.name })
-  if (x.t === 'flat') return b.set(n, x)
-  b.refuse(n, 'it squeezes an image larger than 1 x 1')
-}
-
-function transpose(b: Builder, n: NodeDef): void {
-  const x = b.activation(n, 0)
-  const perm = b.ints(n, 1)
-  if (!x) return b.refuse(n, b.notAnImage(n, 0))
-  const p = perm?.data.join()
-  if (x.t === 'image' && ((p === '0,3,1,2' && !x.nchw) || (p === '0,2,3,1' && x.nchw))) return b.set(n, { ...x, nchw: !x.nchw })
-  b.refuse(n, `permutation [${perm?.data.join(', ') ?? '?'}] is not NHWC <-> NCHW`)
-}
-
-function pad(b: Builder, n: NodeDef): void {
-  const x = b.activation(n, 0)
-  if (!x) return b.refuse(n, b.notAnImage(n, 0))
-  const p = b.ints(n, 1)
-  if (x.t !== 'image' || !p || p.data.length !== 8) return b.refuse(n, 'its paddings are not constant on an image')
-  const [n0, n1, a0, a1, b0, b1, c0, c1] = p.data
-  const [top, bottom, left, right] = x.nchw ? [b0, b1, c0, c1] : [a0, a1, b0, b1]
-  const batchOrChannel = x.nchw ? [n0, n1, a0, a1] : [n0, n1, c0, c1]
-  const fill = n.op === 'PadV2' ? b.constant(n, 2) : null
-  if (n.op === 'PadV2' && (!fill || fill.data[0] !== 0)) return b.refuse(n, 'it pads with a value other than zero')
-  if (batchOrChannel.some((d) => d !== 0)) return b.refuse(n, 'it pads the batch or channel dimension')
-  // Folded into the kernel that reads it (ops.ts `weighted`, `pool`): consumers of any
-  // other kind find a value they cannot read and refuse.
-  b.set(n, { t: 'padded', of: x, top, bottom, left, right, tf: n.name })
-}
 
 function resize(b: Builder, n: NodeDef): void {
   const x = b.activation(n, 0)
@@ -445,43 +301,6 @@ function batchNorm(b: Builder, n: NodeDef): void {
   perPixel(b, n, x, { kind: 'batchNormalization', scale, bias })
 }
 
-/** Shape arithmetic, constant once shapes are known. */
-function shapeOp(b: Builder, n: NodeDef): void {
-  const ins = (b.graph.inputs.get(n.name) ?? []).map((_, i) => b.ints(n, i))
-  switch (n.op) {
-    case 'Shape': {
-      const s = b.shapeOf(b.value(n, 0))
-      return s ? b.set(n, { t: 'ints', shape: [s.length], data: s }) : b.refuse(n, 'the shape of its input is not known')
-    }
-    case 'StridedSlice': {
-      const [x, begin, end, strides] = ins
-      if (!x || !begin || !end || !strides || x.shape.length !== 1 || begin.data.length !== 1) return b.refuse(n, 'it is not a slice of a known shape')
-      const len = x.data.length
-      const st = strides.data[0]
-      const norm = (i: number) => (i < 0 ? i + len : i)
-      const bm = Number(n.attr.begin_mask?.i ?? 0) & 1
-      const em = Number(n.attr.end_mask?.i ?? 0) & 1
-      const shrink = Number(n.attr.shrink_axis_mask?.i ?? 0) & 1
-      const lo = bm ? (st > 0 ? 0 : len - 1) : Math.min(Math.max(norm(begin.data[0]), 0), len)
-      const hi = em ? (st > 0 ? len : -1) : Math.min(Math.max(norm(end.data[0]), -1), len)
-      const out: number[] = []
-      if (shrink) out.push(x.data[lo])
-      else for (let i = lo; st > 0 ? i < hi : i > hi; i += st) out.push(x.data[i])
-      return b.set(n, { t: 'ints', shape: shrink ? [] : [out.length], data: out })
-    }
-    case 'Pack': {
-      if (ins.some((v) => !v || v.data.length !== 1)) return b.refuse(n, 'it packs values that are not known')
-      return b.set(n, { t: 'ints', shape: [ins.length], data: ins.map((v) => v!.data[0]) })
-    }
-    case 'Prod': {
-      const x = ins[0]
-      if (!x) return b.refuse(n, 'its input is not known')
-      const p = x.data.reduce((a, d) => a * d, 1)
-      return b.set(n, { t: 'ints', shape: attrBool(n, 'keep_dims', false) ? [1] : [], data: [p] })
-    }
-  }
-}
-
 function neuron(b: Builder, n: NodeDef): void {
   const x = b.activation(n, 0)
   if (!x) return b.refuse(n, b.notAnImage(n, 0))
@@ -499,7 +318,7 @@ function identity(b: Builder, n: NodeDef): void {
   b.set(n, b.value(n, 0))
 }
 
-/** The table. Ops before the network input are handled by index.ts through {@link preShape}. */
+/** The table. Ops before the network input are handled by index.ts through before-input.ts. */
 export const OPS: Record<string, OpRule> = {
   Conv2D: { kind: 'convolution', run: weighted },
   DepthwiseConv2dNative: { kind: 'depthwiseConvolution', run: weighted },
@@ -547,5 +366,3 @@ export const OPS: Record<string, OpRule> = {
   ...Object.fromEntries([...PASS_THROUGH, 'Cast'].map((op) => [op, { kind: 'identity', run: identity } as OpRule])),
   ...Object.fromEntries(Object.keys(NEURONS).map((op) => [op, { kind: 'neuron', run: neuron } as OpRule])),
 }
-
-export { preShape, BEFORE_INPUT }

@@ -80,8 +80,8 @@ function write(path: string, offset: number, data: Uint8Array, fds: Map<string, 
 }
 
 /**
- * What hashing a byte costs next to laying out and writing one (measured here: sha256
- * runs at about 1.8 GB/s, layout and write at about 1 GB/s per thread).
+ * What hashing a byte costs next to laying out and writing one: the ratio of their
+ * throughputs, so that both threads finish together (docs/performance.md has the figures).
  */
 const HASH_COST = 0.55
 

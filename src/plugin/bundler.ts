@@ -31,7 +31,7 @@ function modelFolder(modelFile: string): string {
 }
 
 /** Output path of a file when the bundler does not name assets itself. */
-export function assetFileName(modelFile: string, name: string, bytes: Uint8Array, hash: boolean): string {
+function assetFileName(modelFile: string, name: string, bytes: Uint8Array, hash: boolean): string {
   if (!hash) return modelFolder(modelFile) + name
   const ext = path.extname(name)
   return `assets/${name.slice(0, name.length - ext.length)}-${contentHash(bytes)}${ext}`

@@ -3,7 +3,7 @@ import { MpscnnError } from '../base/errors.js'
 import type { Precision } from '../fold/convert.js'
 import { DEFAULT_MAX_EXPANSION } from '../fold/budget.js'
 
-export type FilterPattern = string | RegExp | readonly (string | RegExp)[]
+type FilterPattern = string | RegExp | readonly (string | RegExp)[]
 
 export interface Options {
   /**
@@ -174,7 +174,7 @@ function editDistance(a: string, b: string): number {
 }
 
 /** `Did you mean "precision"?` for the closest known name, else the list of known names. */
-export function didYouMean(name: string, known: readonly string[]): string {
+function didYouMean(name: string, known: readonly string[]): string {
   let best: string | undefined
   let bestD = Math.max(2, Math.floor(name.length / 3)) + 1
   for (const k of known) {
@@ -231,7 +231,7 @@ export function outputAffectingOptions(o: ResolvedOptions): Record<string, unkno
 }
 
 /** Options one import may set in its query: `import m from './model.pb?packed&precision=float16'`. */
-export type ImportOptions = Partial<Pick<ResolvedOptions, 'packed' | 'align' | 'precision'>>
+type ImportOptions = Partial<Pick<ResolvedOptions, 'packed' | 'align' | 'precision'>>
 const IMPORT_KEYS = ['packed', 'align', 'precision'] as const satisfies readonly (keyof Options)[]
 
 /** Query keys that belong to the bundler (Vite's `?url`, `?raw`, `?worker`, HMR's `?t=`): such an import is not a model. */
