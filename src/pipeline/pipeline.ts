@@ -76,6 +76,8 @@ export class Pipeline {
   /** Each layer's file-name stem (emit/assets.ts `layerFileStems`). */
   readonly stems: string[]
   private done = 0
+  /** Layers the second thread has finished (runShared). */
+  private doneElsewhere = () => 0
 
   constructor(
     private readonly m: ModelMemory,
@@ -99,7 +101,7 @@ export class Pipeline {
     this.sink.put(p.weights, bytesOf(out.weights))
     this.sink.put(p.bias, bytesOf(out.bias))
     this.hooks.onLayer?.(i, out)
-    this.hooks.onProgress?.(++this.done)
+    this.hooks.onProgress?.(++this.done + this.doneElsewhere())
   }
 
   /** Lays out every layer on this thread. */
@@ -141,9 +143,7 @@ export class Pipeline {
       const ends = jobQueueEnds(queue.length)
       const remoteDone = queue.length ? second.run({ jobs: queue, ends, costs: queue.map((j) => cost(j.layer)), out: reserve(this.m.memory, model.layoutRegion), capacity: model.layoutRegion }) : undefined
       // Layers the worker finished: those it took from the front before the one it is on.
-      const doneByWorker = () => Math.max(0, (Atomics.load(ends, 0) & 0xffff) - 1)
-      const progress = this.hooks.onProgress
-      if (progress) this.hooks.onProgress = (n) => progress(n + doneByWorker())
+      this.doneElsewhere = () => Math.max(0, (Atomics.load(ends, 0) & 0xffff) - 1)
       this.hooks.trace?.('plan')
       const queued = new Set(queue.map((j) => j.layer))
       for (let i = 0; i < plan.layers.length; i++) if (!queued.has(i)) this.layOutHere(i)
