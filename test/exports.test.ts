@@ -38,7 +38,6 @@ const OTHERS_EDITING: readonly string[] = [
   'fold/layers.ts: layerName',
   'fold/layers.ts: materialize',
   'fold/simd.ts: SimdResult',
-  'plugin/core.ts: writeIfChanged',
 ]
 
 function walk(dir: string): string[] {

@@ -3,7 +3,7 @@ import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import { expect, it } from 'vitest'
-import { jobQueueEnds, takeJob } from '../src/parallel/job-queue.js'
+import { jobQueueEnds, takeJob } from '../src/pipeline/job-queue.js'
 
 it('front and back meet without overlap', () => {
   const ends = jobQueueEnds(5)
@@ -17,7 +17,7 @@ it('two threads taking from both ends at once take every job exactly once', asyn
   const ends = jobQueueEnds(n)
   const taken = new Int32Array(new SharedArrayBuffer(n * 4))
   // The built takeJob, in a worker taking from the front (npm test builds first).
-  const dist = pathToFileURL(path.resolve(__dirname, '../dist/parallel/job-queue.js')).href
+  const dist = pathToFileURL(path.resolve(__dirname, '../dist/pipeline/job-queue.js')).href
   const code = `
     const { workerData: { ends, taken, dist }, parentPort } = require('node:worker_threads')
     import(dist).then(({ takeJob }) => {

@@ -6,56 +6,20 @@
  * packed or not, hashed or not, float32 and float16, and a layer that fails on the worker
  * must fail the run with the one line the single-thread path prints.
  */
-import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { pathToFileURL } from 'node:url'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { attr, GraphBuilder } from './helpers/graph-builder.js'
 import { makeInceptionV3_2015 } from './helpers/inception.js'
+import { runCliInOneProcess, type CliRun as Run } from './helpers/cli-runs.js'
 
 const repo = path.resolve(__dirname, '..')
 const WORKER = { layoutWorkerMinBytes: 0, workerFirst: true }
 
-interface Run {
-  label: string
-  argv: string[]
-  tuning?: typeof WORKER
-}
-interface RunResult {
-  exit: number
-  /** What the run wrote on stderr, trace lines apart. */
-  stderr: string
-  /** How many layers the layout worker laid out, from the trace (undefined: no worker). */
-  workerLayers?: number
-}
-
 let tmp: string
 
-/** Runs the conversions one after another in one process, through the built CLI's `main`. */
-function runAll(runs: Run[]): Map<string, RunResult> {
-  const script = `
-    const { main } = await import(${JSON.stringify(pathToFileURL(path.join(repo, 'dist/cli/main.js')).href)})
-    for (const r of ${JSON.stringify(runs)}) {
-      process.stderr.write('@@run ' + r.label + '\\n')
-      const exit = await main(r.argv, undefined, r.tuning)
-      process.stderr.write('@@exit ' + exit + '\\n')
-    }`
-  const p = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: tmp, encoding: 'utf8', env: { ...process.env, MPSCNN_TRACE: '1', MPSCNN_DEBUG: '' } })
-  expect(p.status, p.stderr).toBe(0)
-  const out = new Map<string, RunResult>()
-  for (const part of p.stderr.split('@@run ').slice(1)) {
-    const label = part.slice(0, part.indexOf('\n'))
-    const body = part.slice(label.length + 1)
-    const exit = Number(/@@exit (\d+)\n$/.exec(body)![1])
-    const lines = body.replace(/@@exit \d+\n$/, '').split('\n').filter((l) => l !== '')
-    const worker = lines.map((l) => /^mpscnn: trace: .* the worker's (\d+) layers$/.exec(l)).find((m) => m)
-    out.set(label, { exit, stderr: lines.filter((l) => !l.startsWith('mpscnn: trace: ')).join('\n'), workerLayers: worker ? Number(worker[1]) : undefined })
-  }
-  expect([...out.keys()]).toEqual(runs.map((r) => r.label))
-  return out
-}
+const runAll = (runs: Run[]) => runCliInOneProcess(runs, tmp, path.join(repo, 'dist'))
 
 /** Every file under `dir`: name -> bytes. */
 function files(dir: string): Map<string, Buffer> {

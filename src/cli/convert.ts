@@ -6,26 +6,24 @@
  * temporary folder that is renamed into place only when everything succeeded: a failed
  * run leaves an earlier output folder exactly as it was. Which folders it may replace,
  * and how it recovers from a killed run: out-dir.ts. A large model's layers are shared
- * with a second thread (layout-helper.ts).
+ * with a second thread: the pipeline (pipeline/pipeline.ts) with a file sink does both.
  */
-import { deserializeError } from '../base/errors.js'
-import { buildNetwork } from '../network/index.js'
 import { resolveNetworkOptions, type NetworkSettings } from '../plugin/options.js'
 import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
-import { convertModel, type Precision } from '../fold/convert.js'
-import { layerFileStems, modelStem, planAssets, type AssetPlan } from '../emit/assets.js'
+import type { Precision } from '../fold/convert.js'
+import { modelStem } from '../emit/assets.js'
 import { manifestJson } from '../emit/manifest.js'
 import { formatBytes, plural } from '../base/format.js'
-import { attachLayout, readModelMemory, type ModelMemory } from '../io/read.js'
-import { compiled, reserve } from '../fold/simd.js'
-import type { WorkerJob } from '../parallel/layout-worker.js'
-import { jobQueueEnds, takeJob } from '../parallel/job-queue.js'
+import { readModelMemory, type ModelMemory } from '../io/read.js'
+import { compiled } from '../fold/simd.js'
 import { prepareOutDir, swapInto, tmpDirFor } from '../io/out-dir.js'
+import { Pipeline } from '../pipeline/pipeline.js'
+import { FileSink } from '../pipeline/sinks.js'
+import { LayoutHelper, takeSpareWorker } from '../parallel/layout-helper.js'
 import { helpText, parseCommand, UsageError, type Command } from './args.js'
 import { Comparison, EXIT_DIFFERENT, EXIT_INCOMPLETE } from './compare.js'
-import { LayoutHelper, takeSpareWorker } from './layout-helper.js'
 import { Progress } from './progress.js'
 import { startTrace, trace, tracing } from './trace.js'
 
@@ -116,8 +114,6 @@ export interface ConvertTuning {
    */
   workerFirst?: boolean
 }
-/** Creating a file costs about as much as laying out and writing this many bytes (docs/performance.md). */
-const FILE_COST_BYTES = 350_000
 
 /** `mpscnn convert ...`: the arguments after `convert`. */
 export async function convertCommand(argv: string[], print: (text: string) => void, tuning: ConvertTuning = {}): Promise<number> {
@@ -145,7 +141,7 @@ async function convert(a: ConvertArgs, tuning: ConvertTuning): Promise<number> {
     m = readModelMemory(file, file, {
       beforeRead(mem) {
         if (mem.bytes.length >= (tuning.layoutWorkerMinBytes ?? HELPER_MIN_BYTES) && mem.bytes.length < 2 ** 31 && !a.datDir) {
-          helper = new LayoutHelper({ memory: mem.memory, size: mem.bytes.length, progress, kernel: compiled(), precision: a.precision, file, hash: a.hash && !a.packed, packed: a.packed, traceOrigin: tracing ? performance.timeOrigin : undefined }, takeSpareWorker())
+          helper = new LayoutHelper({ memory: mem.memory, size: mem.bytes.length, progress, kernel: compiled(), precision: a.precision, file, hash: a.hash && !a.packed, packed: a.packed, traceOrigin: tracing ? performance.timeOrigin : undefined }, takeSpareWorker(), trace)
         }
       },
       progress: signal,
@@ -170,102 +166,28 @@ async function convert(a: ConvertArgs, tuning: ConvertTuning): Promise<number> {
 
 async function convertWith(a: ConvertArgs, m: ModelMemory, helper: LayoutHelper | undefined, t0: number, comparison: Comparison | undefined, tuning: ConvertTuning): Promise<number> {
   const file = a.model
-  const model = convertModel(m.bytes, { file, precision: a.precision, transient: true, maxExpansion: a.maxExpansion })
-  // Before any layout: a fully connected layer after an NCHW flatten gets its inputs permuted.
-  const network = a.network.network ? buildNetwork(model.graph, file, model.plans, a.network) : undefined
-  trace('parse and plan')
-  const digest = helper ? helper.sha256 : Promise.resolve(createHash('sha256').update(m.bytes).digest('hex'))
-  attachLayout(m, model.layoutRegion)
-  if (!a.quiet) for (const w of model.warnings) process.stderr.write(`mpscnn: warning: ${w}\n`)
-  const stem = modelStem(file)
-  const plan: AssetPlan = planAssets(model.layers, { packed: a.packed, align: a.align, modelName: stem, precision: a.precision })
-  const stems = layerFileStems(model.layers.map((l) => l.name))
-  comparison?.expectLayers(stems)
   const outDir = path.resolve(a.outDir)
   const tmp = tmpDirFor(outDir)
+  const sink = new FileSink(tmp, a.hash)
+  let progress: Progress | undefined
+  let stems: string[] = []
+  const pipeline = new Pipeline(m, file, a, sink, {
+    onLayer: (i, out) => comparison?.layer(out.info.name, stems[i], out.weights, out.bias),
+    onProgress: (done) => progress!.update(done),
+    trace,
+  })
+  stems = pipeline.stems
+  const { model, plan } = pipeline
+  const digest = helper ? helper.sha256 : Promise.resolve(createHash('sha256').update(m.bytes).digest('hex'))
+  if (!a.quiet) for (const w of model.warnings) process.stderr.write(`mpscnn: warning: ${w}\n`)
+  comparison?.expectLayers(stems)
   fs.rmSync(tmp, { recursive: true, force: true })
   fs.mkdirSync(tmp, { recursive: true })
-  const progress = new Progress({ total: model.layers.length, quiet: a.quiet, start: t0 })
-  const hashed = new Map<string, string>() // plan file name -> hashed name
-  const hashName = (name: string, h: string) => `${name.slice(0, -4)}-${h}.dat`
+  progress = new Progress({ total: model.layers.length, quiet: a.quiet, start: t0 })
   const total = plan.files.reduce((n, f) => n + f.size, 0)
   try {
-    const packedPath = plan.packed ? path.join(tmp, plan.files[0].name) : undefined
-    const packed = packedPath ? fs.openSync(packedPath, 'w') : undefined
-    try {
-      if (packed !== undefined) fs.ftruncateSync(packed, plan.files[0].size)
-      // Share the work through one queue: layers whose weights sit in the shared buffer,
-      // costliest first (bytes to lay out and write, plus creating each file, which
-      // dominates for small layers). Both threads take jobs until none is left, so
-      // neither waits for the other whatever its pace. The rest stay on this thread.
-      const queue: WorkerJob[] = []
-      const perFile = plan.packed ? 0 : FILE_COST_BYTES
-      const cost = (i: number) => plan.layers[i].weights.byteLength + plan.layers[i].bias.byteLength + 2 * perFile
-      if (helper && plan.layers.length <= 0xffff) {
-        for (const i of plan.layers.map((_, i) => i).sort((x, y) => cost(y) - cost(x))) {
-          const job = model.job(i)
-          if (!job) continue
-          const l = plan.layers[i]
-          const at = (t: typeof l.weights) => ({ path: packedPath ?? path.join(tmp, t.file), offset: t.offset })
-          queue.push({ ...job, weightsAt: at(l.weights), biasAt: at(l.bias) })
-        }
-      }
-      const ends = jobQueueEnds(queue.length)
-      const costs = queue.map((j) => cost(j.layer))
-      const remoteDone = queue.length ? helper!.run({ jobs: queue, ends, costs, out: reserve(m.memory, model.layoutRegion), capacity: model.layoutRegion }) : undefined
-      // Layers finished: those laid out here, and those the worker took from the front of
-      // the queue before the one it is working on.
-      let doneHere = 0
-      const doneByWorker = () => Math.max(0, (Atomics.load(ends, 0) & 0xffff) - 1)
-      // Weights come back as a view of a buffer the next layer reuses: write them now.
-      const layOutHere = (i: number) => {
-        const out = model.layOut(i)
-        const p = plan.layers[i]
-        for (const [t, arr] of [[p.weights, out.weights], [p.bias, out.bias]] as const) {
-          const view = new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength)
-          if (packed !== undefined) fs.writeSync(packed, view, 0, view.byteLength, t.offset)
-          else {
-            let name = t.file
-            if (a.hash) hashed.set(t.file, (name = hashName(t.file, createHash('sha256').update(view).digest('hex').slice(0, 8))))
-            fs.writeFileSync(path.join(tmp, name), view)
-          }
-        }
-        comparison?.layer(out.info.name, stems[i], out.weights, out.bias)
-        progress.update(++doneHere + doneByWorker())
-      }
-      trace('plan')
-      const queued = new Set(queue.map((j) => j.layer))
-      for (let i = 0; i < plan.layers.length; i++) if (!queued.has(i)) layOutHere(i)
-      let mine = plan.layers.length - queued.size
-      const workerDone = tuning.workerFirst && remoteDone ? await remoteDone : undefined
-      // This thread takes the cheapest jobs, the worker the costliest: this thread's output
-      // region stays small, and neither waits for the other.
-      for (let k = takeJob(ends, 'back'); k >= 0; k = takeJob(ends, 'back'), mine++) layOutHere(queue[k].layer)
-      trace(`this thread's ${mine} layers`)
-      if (remoteDone) {
-        const r = workerDone ?? (await remoteDone)
-        trace(`the worker's ${r.done.length} layers`)
-        // The worker stops at a layer it cannot lay out, with that layer's error.
-        if (r.error) throw deserializeError(r.error)
-        for (const [i, wh, bh] of r.hashes) {
-          const l = plan.layers[i]
-          for (const [t, h] of [[l.weights, wh], [l.bias, bh]] as const) {
-            hashed.set(t.file, hashName(t.file, h))
-            fs.renameSync(path.join(tmp, t.file), path.join(tmp, hashName(t.file, h)))
-          }
-        }
-      }
-    } finally {
-      if (packed !== undefined) fs.closeSync(packed)
-    }
-    if (packedPath && a.hash) {
-      const h = createHash('sha256').update(fs.readFileSync(packedPath)).digest('hex').slice(0, 8)
-      const name = plan.files[0].name
-      hashed.set(name, hashName(name, h))
-      fs.renameSync(packedPath, path.join(tmp, hashName(name, h)))
-    }
-    for (const l of plan.layers) for (const t of [l.weights, l.bias]) t.file = hashed.get(t.file) ?? t.file
-    fs.writeFileSync(path.join(tmp, 'manifest.json'), manifestJson({ source: path.basename(file), sha256: await digest, precision: model.precision }, plan, network))
+    const r = helper ? await pipeline.runShared(helper, tuning.workerFirst) : pipeline.run()
+    fs.writeFileSync(path.join(tmp, 'manifest.json'), manifestJson({ source: r.header.source, sha256: await digest, precision: r.header.precision }, r.plan, r.network))
     swapInto(tmp, outDir, a.outDir)
     trace('manifest written, output in place')
   } catch (e) {

@@ -8,7 +8,7 @@ import { isMpscnnError } from '../base/errors.js'
 import { didYouMean, helpText, shortUsage, UsageError, type Command } from './args.js'
 import { CACHE, cacheCommand } from './cache.js'
 import { CONVERT, convertCommand, type ConvertTuning } from './convert.js'
-import { keepSpareWorker } from './layout-helper.js'
+import { keepSpareWorker } from '../parallel/layout-helper.js'
 
 const MPSCNN: Command = {
   name: '',
@@ -57,7 +57,7 @@ async function run(argv: string[], tuning: ConvertTuning): Promise<number> {
 
 /**
  * Runs the CLI. `layoutWorker`: a layout worker started early by the caller
- * (bin/mpscnn.js), for a large model to use (see layout-helper.ts). `tuning`: how a
+ * (bin/mpscnn.js), for a large model to use (see parallel/layout-helper.ts). `tuning`: how a
  * conversion spreads its work over the two threads.
  */
 export async function main(argv: string[], layoutWorker?: Worker, tuning: ConvertTuning = {}): Promise<number> {

@@ -1,11 +1,11 @@
 /**
  * Which `.dat` files a model becomes and where each tensor sits in them. The plan is
  * computed from layer shapes alone, before any weight is laid out, so that writers
- * can stream: `chunks()` yields each tensor's bytes with its file and offset.
+ * can stream (pipeline/pipeline.ts hands each tensor to a sink at its place).
  */
 import { createHash } from 'node:crypto'
 import { basename } from 'node:path'
-import type { ConvertedModel, OutputLayer, Precision } from '../fold/convert.js'
+import type { Precision } from '../fold/convert.js'
 import type { LayerInfo } from '../fold/layers.js'
 import type { ManifestHeader } from './manifest.js'
 import type { MpscnnNetwork } from '../base/manifest-types.js'
@@ -72,7 +72,7 @@ export interface TensorPlacement {
   dtype: Dtype
 }
 
-interface LayerPlacement {
+export interface LayerPlacement {
   info: LayerInfo
   weights: TensorPlacement
   bias: TensorPlacement
@@ -137,37 +137,6 @@ export function planAssets(layers: LayerInfo[], o: AssetOptions): AssetPlan {
     }
   }
   return { packed: o.packed, files, layers: placed }
-}
-
-interface Chunk {
-  file: string
-  offset: number
-  bytes: Uint8Array
-}
-
-function bytesOf(a: Float32Array | Uint16Array): Uint8Array {
-  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength)
-}
-
-/** Lays the model out layer by layer, yielding each tensor's bytes at its place. */
-function* chunks(model: ConvertedModel, plan: AssetPlan): Generator<Chunk> {
-  let i = 0
-  for (const out of model.outputs() as Iterable<OutputLayer>) {
-    const p = plan.layers[i++]
-    yield { file: p.weights.file, offset: p.weights.offset, bytes: bytesOf(out.weights) }
-    yield { file: p.bias.file, offset: p.bias.offset, bytes: bytesOf(out.bias) }
-  }
-}
-
-/** Every file of the plan, in memory (what a bundler's emitFile needs). */
-export function buildFiles(model: ConvertedModel, plan: AssetPlan): Map<string, Uint8Array> {
-  const files = new Map<string, Uint8Array>()
-  if (plan.packed) for (const f of plan.files) files.set(f.name, new Uint8Array(f.size))
-  for (const c of chunks(model, plan)) {
-    if (plan.packed) files.get(c.file)!.set(c.bytes, c.offset)
-    else files.set(c.file, c.bytes)
-  }
-  return files
 }
 
 /** A converted model in memory: what the bundler integrations emit and the cache stores. */

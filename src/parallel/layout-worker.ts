@@ -7,16 +7,10 @@
 import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import { parentPort, threadId } from 'node:worker_threads'
-import { jobPlan, layOut, type LayoutJob } from '../fold/layers.js'
-import { isMpscnnError, serializeError, type SerializedMpscnnError } from '../base/errors.js'
+import { jobPlan, layOut } from '../fold/layers.js'
+import { isMpscnnError, serializeError } from '../base/errors.js'
 import { attach, compiled } from '../fold/simd.js'
-import { takeJob } from './job-queue.js'
-
-export interface WorkerJob extends LayoutJob {
-  /** Absolute paths (or one packed file) and offsets to write weights and bias at. */
-  weightsAt: { path: string; offset: number }
-  biasAt: { path: string; offset: number }
-}
+import { takeJob, type WorkerReply, type WorkerRun } from '../pipeline/job-queue.js'
 
 export interface WorkerInit {
   /** The shared model memory (io/read.ts); the model is its first `size` bytes. */
@@ -37,27 +31,6 @@ export interface WorkerInit {
   packed: boolean
   /** MPSCNN_TRACE: the main thread's performance.timeOrigin, to report phases on its clock. */
   traceOrigin?: number
-}
-
-export interface WorkerRun {
-  /** The shared queue, costliest job first: the worker takes from the front, the main thread from the back. */
-  jobs: WorkerJob[]
-  /** The queue's ends (see `takeJob`). */
-  ends: Int32Array
-  /** Each job's cost (bytes to lay out and write, plus creating its files), to balance against the hash. */
-  costs: number[]
-  /** This worker's output region in the memory. */
-  out: number
-  capacity: number
-}
-
-export interface WorkerReply {
-  /** The layers this worker took from the queue. */
-  done: number[]
-  /** Layer index -> [weights hash, bias hash] (8 hex digits), when asked to hash. */
-  hashes: [number, string, string][]
-  /** The error of the layer this worker could not lay out: it took no job after it. */
-  error?: SerializedMpscnnError
 }
 
 // The worker may be started before the model is opened (bin/mpscnn.js starts it while the

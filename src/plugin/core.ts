@@ -39,7 +39,7 @@ export interface LoadedModel {
 }
 
 
-export function writeIfChanged(file: string, content: string): void {
+function writeIfChanged(file: string, content: string): void {
   try {
     if (fs.readFileSync(file, 'utf8') === content) return
   } catch {}

@@ -1,11 +1,13 @@
 /**
- * The CLI's second thread: a layout worker (../parallel/layout-worker.ts) that hashes the
- * model while it is read, then lays out and writes its share of the layers.
+ * The pipeline's second thread (pipeline/pipeline.ts `SecondThread`): a layout worker
+ * (layout-worker.ts) that hashes the model while it is read, then lays out and writes its
+ * share of the layers.
  */
 import { Worker } from 'node:worker_threads'
 import { workerExecArgv } from '../base/worker-options.js'
-import type { WorkerInit, WorkerReply, WorkerRun } from '../parallel/layout-worker.js'
-import { trace } from './trace.js'
+import type { SecondThread } from '../pipeline/pipeline.js'
+import type { WorkerReply, WorkerRun } from '../pipeline/job-queue.js'
+import type { WorkerInit } from './layout-worker.js'
 
 /**
  * Starts a layout worker before it is needed: booting a worker thread takes a while,
@@ -13,7 +15,7 @@ import { trace } from './trace.js'
  * it a model (see LayoutHelper).
  */
 function startLayoutWorker(): Worker {
-  return new Worker(new URL('../parallel/layout-worker.js', import.meta.url), { execArgv: workerExecArgv() })
+  return new Worker(new URL('./layout-worker.js', import.meta.url), { execArgv: workerExecArgv() })
 }
 
 /**
@@ -40,7 +42,7 @@ export function keepSpareWorker(w: Worker): void {
 }
 
 /** A worker thread that hashes the model, then lays out and writes the layers it is sent. */
-export class LayoutHelper {
+export class LayoutHelper implements SecondThread {
   private readonly worker: Worker
   readonly sha256: Promise<string>
   private readonly reply: Promise<WorkerReply>
@@ -50,6 +52,7 @@ export class LayoutHelper {
   constructor(
     private readonly init: WorkerInit,
     started?: Worker,
+    trace: (what: string) => void = () => {},
   ) {
     this.worker = started ?? startLayoutWorker()
     trace(`layout worker ${this.worker.threadId}${started ? ', already running' : ', starting'}`)
