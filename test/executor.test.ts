@@ -227,6 +227,22 @@ describe('executor: mutations of the manifest change the result', () => {
     await expect(createExecutor(m)).rejects.toMatchObject({ code: 'BAD_MANIFEST', node: 'p', message: expect.stringContaining('"poolingL2Norm"') })
   })
 
+  it('runWithImages gives every image of the network, its outputs equal to run; no tensor is left behind', async () => {
+    const tf = await import('@tensorflow/tfjs-core')
+    const m = await convert(bytes)
+    const before = tf.memory().numTensors
+    const ex = await createExecutor(m)
+    const weights = tf.memory().numTensors
+    const x = randoms(6 * 6 * 4, 3)
+    const all = await ex.runWithImages(x)
+    expect([...all.keys()].sort()).toEqual(Object.keys(m.network!.images).sort())
+    const out = m.network!.outputs[0].image
+    expect((await ex.run(x)).get(out)!.data).toEqual(all.get(out)!.data)
+    expect(tf.memory().numTensors).toBe(weights)
+    ex.dispose()
+    expect(tf.memory().numTensors).toBe(before)
+  })
+
   it('the wrong input size: SHAPE_MISMATCH naming the input', async () => {
     const ex = await createExecutor(await convert(bytes))
     await expect(ex.run(new Float32Array(5))).rejects.toMatchObject({ code: 'SHAPE_MISMATCH', node: 'x' })

@@ -109,6 +109,17 @@ export async function createExecutor(model: MpscnnManifest, options: ExecutorOpt
     throw e
   }
 
+  // The index of the last node that reads or writes each image (outputs are kept to the end).
+  const lastUse = new Map<number, string[]>()
+  {
+    const last = new Map<string, number>()
+    net.nodes.forEach((n, i) => {
+      for (const name of [n.source, n.destination].flat()) last.set(name, i)
+    })
+    for (const o of net.outputs) last.delete(o.image)
+    for (const [name, i] of last) lastUse.set(i, [...(lastUse.get(i) ?? []), name])
+  }
+
   const execute = async (x: Float32Array, run: RunOptions, all: boolean): Promise<Map<string, ExecutorTensor>> => {
     const size = inputShape.reduce((a, b) => a * b, 1)
     if (!(x instanceof Float32Array) || x.length !== size) {
@@ -127,10 +138,11 @@ export async function createExecutor(model: MpscnnManifest, options: ExecutorOpt
         }
       }
       images.write(input.image, t, 0)
-      for (const n of net.nodes) {
+      for (const [i, n] of net.nodes.entries()) {
         const out = tf.tidy(() => encode(tf, n, images, weights.get(n.name), bad))
-        if (n.kind === 'concatenation') continue // encode wrote its parts
-        images.write(n.destination, out as Tensor4, n.destinationFeatureChannelOffset ?? 0)
+        if (n.kind !== 'concatenation') images.write(n.destination, out as Tensor4, n.destinationFeatureChannelOffset ?? 0) // a concatenation wrote its parts
+        // Bounded memory: without runWithImages, an image goes once nothing later uses it.
+        if (!all) for (const name of lastUse.get(i) ?? []) images.drop(name)
       }
       const names = all ? images.names() : net.outputs.map((o) => o.image)
       const result = new Map<string, ExecutorTensor>()
@@ -216,6 +228,14 @@ class Images {
     }
     this.whole.set(name, this.tf.keep(img))
     return img
+  }
+
+  /** Frees an image nothing reads any more. */
+  drop(name: string): void {
+    for (const p of this.parts.get(name) ?? []) p.t.dispose()
+    this.whole.get(name)?.dispose()
+    this.parts.delete(name)
+    this.whole.delete(name)
   }
 
   names(): string[] {
