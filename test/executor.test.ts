@@ -12,6 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import type { MpscnnManifest } from '../src/base/manifest-types.js'
 import { createExecutor } from '../src/execute/executor.js'
 import { createReference } from '../src/execute/reference.js'
+import { TOLERANCE, verify } from '../src/execute/verify.js'
 import { manifestJson } from '../src/emit/manifest.js'
 import { parseModel, type Precision } from '../src/fold/convert.js'
 import { convertToAssets } from '../src/pipeline/convert-to-assets.js'
@@ -274,4 +275,62 @@ describe('executor: the 2015 Inception graph (scale 16), fed at Mul', () => {
       ref.dispose()
     }
   }, 120_000)
+})
+
+describe('verify: executor vs reference, naming the first diverging node', () => {
+  const graph = () => {
+    const b = input(6, 6, 4)
+    mixed(b, 4, 'Relu')
+    const d = conv(b, 'd', 'join', { k: 1, cin: 12, cout: 8 })
+    b.constF32('bn/gamma', [8], randoms(8, 31))
+    b.constF32('bn/beta', [8], randoms(8, 32))
+    b.constF32('bn/mean', [8], randoms(8, 33))
+    b.constF32('bn/var', [8], Float32Array.from(randoms(8, 34), (v) => v * v + 0.01))
+    b.op('bn', 'FusedBatchNorm', [d, 'bn/gamma', 'bn/beta', 'bn/mean', 'bn/var'], { ...T, epsilon: attr.f(0.001), is_training: attr.b(false) })
+    return b
+  }
+  const bytes = graph().encode()
+  const run = async (mutate: (m: MpscnnManifest) => void = () => {}, graphDef = parseModel(bytes, 'case.pb')) => {
+    const m = await convert(bytes)
+    mutate(m)
+    return verify(graphDef, m, { samples: 2 })
+  }
+  const node = (m: MpscnnManifest, name: string) => m.network!.nodes.find((n) => n.name === name)!
+
+  it('passes as converted, top-1 and top-5 agreeing on every sample', async () => {
+    const r = await run()
+    expect(r).toMatchObject({ ok: true, samples: 2, tolerance: TOLERANCE.float32 })
+    expect(r.outputs[0]).toMatchObject({ top1: 2, top5: 2 })
+    expect(r.outputs[0].maxRel).toBeLessThan(TOLERANCE.float32)
+    expect(r.firstDivergence).toBeUndefined()
+  })
+
+  it('one offset off by one: fails and names that convolution with its offset', async () => {
+    const r = await run((m) => { node(m, 'c/Conv2D').offset.y -= 1 })
+    expect(r.ok).toBe(false)
+    expect(r.firstDivergence).toMatchObject({ node: 'c/Conv2D', parameters: { offset: { x: 0, y: -1 } } })
+  })
+
+  it("an average pool's edgeMode switched to zero: names the pool", async () => {
+    const r = await run((m) => { node(m, 'p').edgeMode = 'zero' })
+    expect(r.ok).toBe(false)
+    expect(r.firstDivergence).toMatchObject({ node: 'p', parameters: { edgeMode: 'zero' } })
+  })
+
+  it('destinationFeatureChannelOffset swapped between two branches: names one of them', async () => {
+    const r = await run((m) => {
+      const [a, c] = [node(m, 'a/Conv2D'), node(m, 'c/Conv2D')]
+      ;[a.destinationFeatureChannelOffset, c.destinationFeatureChannelOffset] = [c.destinationFeatureChannelOffset, a.destinationFeatureChannelOffset]
+    })
+    expect(r.ok).toBe(false)
+    expect(['a/Conv2D', 'c/Conv2D']).toContain(r.firstDivergence!.node)
+  })
+
+  it("the epsilon of the batch norm changed in the graph after the conversion: names the layer it was folded into", async () => {
+    const g = parseModel(bytes, 'case.pb')
+    g.node.find((n) => n.name === 'bn')!.attr.epsilon = attr.f(0.5)
+    const r = await run(undefined, g)
+    expect(r.ok).toBe(false)
+    expect(r.firstDivergence!.node).toBe('d/Conv2D')
+  })
 })

@@ -5,3 +5,4 @@
  */
 export { createExecutor, type Executor, type ExecutorOptions, type ExecutorTensor, type RunOptions } from './executor.js'
 export type { Backend } from './backend.js'
+export { verify, TOLERANCE, type VerifyOptions, type VerifyReport, type OutputReport } from './verify.js'
