@@ -12,6 +12,7 @@ import type { GraphDef } from '../graphdef/schema.js'
 import type { Backend } from './backend.js'
 import { createExecutor, type Executor, type ExecutorOptions } from './executor.js'
 import { createReference, type Reference } from './reference.js'
+import { loadManifest } from '../runtime.js'
 
 /** Default tolerances on the relative difference (max abs difference / max |reference|, at least 1). */
 export const TOLERANCE = { float32: 1e-4, float16: 2e-2 } as const
@@ -140,6 +141,11 @@ export async function verify(graphDef: GraphDef, manifest: MpscnnManifest, optio
     ex.dispose()
     ref.dispose()
   }
+}
+
+/** {@link verify} on a conversion folder: its `manifest.json` (a path or URL), weights next to it. */
+export async function verifyManifestFile(graphDef: GraphDef, manifestJson: string | URL, options: VerifyOptions = {}): Promise<VerifyReport> {
+  return verify(graphDef, await loadManifest(manifestJson), options)
 }
 
 /** Every image of one sample against the reference tensor of the same TF node: the first node whose image diverges. */
