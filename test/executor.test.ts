@@ -305,6 +305,13 @@ describe('verify: executor vs reference, naming the first diverging node', () =>
     expect(r.firstDivergence).toBeUndefined()
   })
 
+  it('float16, packed: passes within the float16 tolerance, and fails the float32 one', async () => {
+    const m = await convert(bytes, 'float16', true)
+    const r = await verify(parseModel(bytes, 'case.pb'), m, { samples: 2 })
+    expect(r).toMatchObject({ ok: true, precision: 'float16', tolerance: TOLERANCE.float16 })
+    expect(r.outputs[0].maxRel).toBeGreaterThan(TOLERANCE.float32)
+  })
+
   it('one offset off by one: fails and names that convolution with its offset', async () => {
     const r = await run((m) => { node(m, 'c/Conv2D').offset.y -= 1 })
     expect(r.ok).toBe(false)
