@@ -95,6 +95,17 @@ function mixed(b: GraphBuilder, cout: number, act: 'Relu' | 'Relu6'): string {
   return b.op('join', 'ConcatV2', [a, c, p, 'axis'], { ...T, N: attr.i(3), Tidx: attr.type('DT_INT32') })
 }
 
+/** Scales output channel `k` of node `name`'s float32 weights in the converted files by `factor`. */
+function scaleChannel(m: MpscnnManifest, name: string, k: number, factor: number): void {
+  const l = m.layers.find((x) => x.name === m.network!.nodes.find((n) => n.name === name)!.layer)!
+  const file = new URL(l.weights.url)
+  const buf = fs.readFileSync(file)
+  const w = new Float32Array(buf.buffer, buf.byteOffset + l.weights.offset, l.weights.byteLength / 4)
+  const per = w.length / l.outputChannels
+  for (let i = 0; i < per; i++) w[k * per + i] *= factor
+  fs.writeFileSync(file, buf)
+}
+
 function input(h: number, w: number, c: number): GraphBuilder {
   const b = new GraphBuilder()
   b.placeholder('x', [1, h, w, c])
@@ -196,15 +207,7 @@ describe('executor: mutations of the manifest change the result', () => {
   })
 
   it('one weight channel scaled by 1.001', async () => {
-    expect(await after((m) => {
-      const l = m.layers.find((x) => x.name === m.network!.nodes.find((n) => n.name === 'c/Conv2D')!.layer)!
-      const file = new URL(l.weights.url)
-      const buf = fs.readFileSync(file)
-      const w = new Float32Array(buf.buffer, buf.byteOffset + l.weights.offset, l.weights.byteLength / 4)
-      const per = w.length / l.outputChannels
-      for (let i = 0; i < per; i++) w[2 * per + i] *= 1.001 // output channel 2
-      fs.writeFileSync(file, buf)
-    })).toBeGreaterThan(F32)
+    expect(await after((m) => scaleChannel(m, 'c/Conv2D', 2, 1.001))).toBeGreaterThan(F32)
   })
 
   it('one offset off by one', async () => {
@@ -310,6 +313,12 @@ describe('verify: executor vs reference, naming the first diverging node', () =>
     const r = await verify(parseModel(bytes, 'case.pb'), m, { samples: 2 })
     expect(r).toMatchObject({ ok: true, precision: 'float16', tolerance: TOLERANCE.float16 })
     expect(r.outputs[0].maxRel).toBeGreaterThan(TOLERANCE.float32)
+  })
+
+  it('one weight channel scaled by 1.001: fails and names that convolution', async () => {
+    const r = await run((m) => scaleChannel(m, 'c/Conv2D', 1, 1.001))
+    expect(r.ok).toBe(false)
+    expect(r.firstDivergence!.node).toBe('c/Conv2D')
   })
 
   it('one offset off by one: fails and names that convolution with its offset', async () => {
