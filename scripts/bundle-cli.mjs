@@ -11,6 +11,8 @@ await build({
   format: 'esm',
   target: 'node20',
   logLevel: 'warning',
+  // TensorFlow.js (mpscnn verify) is an optional peer dependency, loaded from node_modules when present.
+  external: ['@tensorflow/*'],
   // protobufjs is CommonJS and requires optional modules at run time.
   // protobufjs hands int64 values back as long.js Longs when `long` can be loaded, and as
   // numbers otherwise; binary.ts turns them into numbers either way, so the CLI leaves

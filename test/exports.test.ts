@@ -21,7 +21,6 @@ const CODE = /\.(?:ts|mts|js|mjs)$/
 const OTHERS_EDITING: readonly string[] = [
   'execute/custom-ops.ts: nudge',
   'execute/op-defaults.ts: OP_DEFAULTS',
-  'execute/reference.ts: Reference',
   'execute/reference.ts: ReferenceOptions',
   'execute/rewrite.ts: PREFIX',
   'execute/rewrite.ts: RewriteOptions',

@@ -26,6 +26,7 @@ describe('package exports', () => {
       if (['./vite', './rollup', './webpack', './esbuild', './rspack'].includes(sub)) expect(names).toEqual(['default'])
       if (sub === './runtime') expect(names).toEqual(expect.arrayContaining(['getLayer', 'loadBias', 'loadFile', 'loadTensor', 'loadWeights']))
       if (sub === './convert') expect(names).toEqual(expect.arrayContaining(['convertModel']))
+      if (sub === './execute') expect(names).toEqual(['TOLERANCE', 'createExecutor', 'verify'])
       if (sub === '.') expect(names).toEqual(expect.arrayContaining(['default', 'MpscnnError', 'unplugin', 'unpluginFactory']))
     })
   }

@@ -9,6 +9,7 @@ import { didYouMean, helpText, shortUsage, UsageError, type Command } from './ar
 import { CACHE, cacheCommand } from './cache.js'
 import { CONVERT, convertCommand, type ConvertTuning } from './convert.js'
 import { keepSpareWorker } from '../parallel/layout-helper.js'
+import { VERIFY, verifyCommand } from './verify.js'
 
 const MPSCNN: Command = {
   name: '',
@@ -17,7 +18,7 @@ const MPSCNN: Command = {
   about: `Converts TensorFlow frozen GraphDefs (.pb, .pbtxt) into Metal Performance Shaders weight files
 (.dat) and a manifest.json, as the unplugin-mpscnn bundler plugin does at build time.`,
   flags: [{ name: 'version', short: 'v', help: "print mpscnn's version" }],
-  subcommands: [CONVERT, CACHE],
+  subcommands: [CONVERT, VERIFY, CACHE],
   notes: 'Run "mpscnn <command> --help" (or "mpscnn help <command>") for its options and examples.',
   examples: [
     ['mpscnn convert inception_v3.pb', 'convert into inception_v3-mpscnn/'],
@@ -26,7 +27,7 @@ const MPSCNN: Command = {
   ],
 }
 
-const COMMANDS = new Map<string, Command>([['convert', CONVERT], ['cache', CACHE], ['cache clean', CACHE.subcommands![0]]])
+const COMMANDS = new Map<string, Command>([['convert', CONVERT], ['verify', VERIFY], ['cache', CACHE], ['cache clean', CACHE.subcommands![0]]])
 
 const print = (text: string) => void process.stdout.write(text)
 
@@ -51,8 +52,9 @@ async function run(argv: string[], tuning: ConvertTuning): Promise<number> {
   }
   if (cmd === 'convert') return await convertCommand(rest, print, tuning)
   if (cmd === 'cache') return await cacheCommand(rest, print)
+  if (cmd === 'verify') return await verifyCommand(rest, print)
   if (cmd.startsWith('-')) throw new UsageError(`unknown option ${cmd}${didYouMean(cmd.replace(/^-+/, ''), ['help', 'version'], '--')}`, MPSCNN)
-  throw new UsageError(`unknown command "${cmd}"${didYouMean(cmd, ['convert', 'cache', 'help'])}`, MPSCNN)
+  throw new UsageError(`unknown command "${cmd}"${didYouMean(cmd, ['convert', 'verify', 'cache', 'help'])}`, MPSCNN)
 }
 
 /**

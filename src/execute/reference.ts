@@ -19,8 +19,9 @@ import { MpscnnError } from '../base/errors.js'
 import { int64ToNumber, type AttrValue, type GraphDef, type NodeDef, type TensorShapeProto } from '../graphdef/schema.js'
 import { registerCustomOps } from './custom-ops.js'
 import { rewriteGraph, type RewrittenGraph } from './rewrite.js'
+import { useBackend, type Backend } from './backend.js'
 
-export type ReferenceBackend = 'cpu' | 'wasm'
+export type ReferenceBackend = Backend
 
 export interface ReferenceOptions {
   /** The node whose output 0 is the network input (e.g. `Mul` in the 2015 Inception graph); what is upstream of it is pruned. */
@@ -103,29 +104,6 @@ function loadTfjs(file: string): Promise<Tfjs> {
     }
   })()
   return loaded
-}
-
-let wasmReady: Promise<void> | undefined
-
-/** Selects the backend (the wasm one loads its .wasm from its package's dist folder, single-threaded). */
-async function useBackend(tf: typeof Tfc, backend: ReferenceBackend, file: string): Promise<void> {
-  const missing = (why: string) =>
-    new MpscnnError('MISSING_DEPENDENCY', file, `the TensorFlow.js ${backend} backend ${why}`, { hint: `npm i -D @tensorflow/tfjs-backend-${backend}` })
-  if (backend === 'wasm') {
-    wasmReady ??= (async () => {
-      const wasm = await import('@tensorflow/tfjs-backend-wasm')
-      const { createRequire } = await import('node:module')
-      const { dirname, sep } = await import('node:path')
-      wasm.setWasmPaths(dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm')) + sep)
-      // Threads would make sums depend on scheduling; the reference is one deterministic thread.
-      tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false)
-    })().catch((e: unknown) => {
-      wasmReady = undefined
-      throw missing(`cannot be loaded (${(e as Error).message})`)
-    })
-    await wasmReady
-  }
-  if (tf.getBackend() !== backend && !(await tf.setBackend(backend))) throw missing('failed to start')
 }
 
 /** An AttrValue in the JSON form tfjs-converter reads (strings as byte arrays, int64 as numbers). */

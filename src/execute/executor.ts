@@ -1,0 +1,339 @@
+/**
+ * The executor: runs a manifest's network (`manifest.network`) with MPS semantics, on
+ * TensorFlow.js (docs/executor.md). It reads only the manifest and the weights as stored,
+ * never the GraphDef, so that what it computes is what the MPS encodes the manifest describes
+ * compute: `offset`, `edgeMode`, `destinationFeatureChannelOffset`, `neuron`, `kernel`, `stride`
+ * as Apple's headers define them, not TF's padding.
+ *
+ *   const ex = await createExecutor(await loadManifest('Inception/manifest.json'), { backend: 'wasm' })
+ *   const out = await ex.run(imageNHWC)              // Map: output image name -> { data, shape }
+ *   const all = await ex.runWithImages(imageNHWC)    // every image the network computes
+ *
+ * Windows (MPSCNNKernel.h): destination pixel x of a kernel with window kEff (dilated), stride
+ * s and offset o reads source pixels `o - floor(kEff / 2) + s * x ...` (kEff of them). The
+ * source is padded (zeros for edgeMode zero, edge replication for clamp) and sliced so that a
+ * VALID tfjs op with stride s reads exactly those windows. Average pooling with clamp shrinks
+ * the window to the image: a sum over the zero-padded source divided by the count of image pixels.
+ */
+import type * as Tfc from '@tensorflow/tfjs-core'
+import { MpscnnError } from '../base/errors.js'
+import type { MpscnnLayer, MpscnnManifest, MpscnnNetworkNode, MpscnnNeuron } from '../base/manifest-types.js'
+import { loadBias, loadWeights, type LoadOptions } from '../runtime.js'
+import { loadCore, useBackend, type Backend } from './backend.js'
+import { neuron, window } from './mps.js'
+
+export interface ExecutorOptions {
+  /** tfjs backend. @default 'cpu' */
+  backend?: Backend
+  /** Where relative tensor URLs resolve (runtime.ts's LoadOptions.base), and the fetch to use. */
+  load?: LoadOptions
+  /** Browser only: the folder holding tfjs-backend-wasm's `.wasm` files (Node uses the package's dist folder). */
+  wasmPaths?: string
+}
+
+export interface RunOptions {
+  /** The input is the raw image (before `inputs[0].preprocess`): apply `x * scale[c] + bias[c]` first. @default false */
+  preprocess?: boolean
+}
+
+export interface ExecutorTensor {
+  data: Float32Array
+  /** NHWC: `[1, height, width, featureChannels]`. */
+  shape: number[]
+}
+
+export interface Executor {
+  readonly backend: Backend
+  /** The input image's shape, `[1, height, width, featureChannels]`. */
+  readonly inputShape: readonly number[]
+  /** Runs the network on one NHWC float input; the outputs by output image name. */
+  run(input: Float32Array, options?: RunOptions): Promise<Map<string, ExecutorTensor>>
+  /** Runs the network; every image it computes (the input included), by image name. */
+  runWithImages(input: Float32Array, options?: RunOptions): Promise<Map<string, ExecutorTensor>>
+  /** Frees the weights. */
+  dispose(): void
+}
+
+type Tensor4 = Tfc.Tensor4D
+
+/** A layer's weights as tfjs tensors: `filter` in tfjs's layout, `bias` [out]. */
+interface Weights {
+  filter: Tfc.Tensor4D
+  bias: Tfc.Tensor1D
+}
+
+const KNOWN = new Set<MpscnnNetworkNode['kind']>([
+  'convolution', 'depthwiseConvolution', 'fullyConnected', 'poolingMax', 'poolingAverage', 'neuron', 'add', 'subtract', 'multiply',
+  'softMax', 'logSoftMax', 'reshape', 'upsampling', 'batchNormalization', 'concatenation',
+])
+
+const NEURONS = new Set<MpscnnNeuron['type']>(['relu', 'relu6', 'linear', 'sigmoid', 'tanh', 'elu', 'leakyRelu', 'softPlus', 'softSign', 'absolute'])
+
+export async function createExecutor(model: MpscnnManifest, options: ExecutorOptions = {}): Promise<Executor> {
+  const file = typeof model?.source === 'string' ? model.source : 'model'
+  const backend = options.backend ?? 'cpu'
+  if (backend !== 'cpu' && backend !== 'wasm') throw new TypeError(`unplugin-mpscnn: option backend must be 'cpu' or 'wasm', got ${JSON.stringify(backend)}`)
+  const net = model?.network
+  const bad = (problem: string, node?: string, hint = 'Convert the model again (without --layers-only / network: false)'): MpscnnError =>
+    new MpscnnError('BAD_MANIFEST', file, problem, { node, hint })
+  if (!net || !Array.isArray(net.nodes) || !net.images || !Array.isArray(net.inputs) || net.inputs.length !== 1) {
+    throw bad(net ? `the network has ${net.inputs?.length ?? 0} inputs; the executor runs networks with one` : 'the manifest has no network description')
+  }
+  for (const n of net.nodes) {
+    if (!KNOWN.has(n.kind)) throw bad(`the executor does not know the node kind ${JSON.stringify(n.kind)}`, n.name, 'Update unplugin-mpscnn')
+    if (n.neuron && !NEURONS.has(n.neuron.type)) throw bad(`the executor does not know the neuron ${JSON.stringify(n.neuron.type)}`, n.name, 'Update unplugin-mpscnn')
+  }
+  const input = net.inputs[0]
+  const inImage = net.images[input.image]
+  if (!inImage) throw bad(`the input image ${JSON.stringify(input.image)} is not in network.images`)
+  const inputShape = [1, inImage.height, inImage.width, inImage.featureChannels]
+
+  const tf = await loadCore(file)
+  await useBackend(tf, backend, file, options.wasmPaths)
+
+  // Weights, once: as stored (float16 decoded by the runtime), in tfjs's layouts.
+  const layers = new Map(model.layers.map((l) => [l.name, l]))
+  const weights = new Map<string, Weights>()
+  const disposeAll = () => {
+    for (const w of weights.values()) tf.dispose([w.filter, w.bias])
+    weights.clear()
+  }
+  try {
+    for (const n of net.nodes) {
+      if (n.layer === undefined || weights.has(n.name)) continue
+      const layer = layers.get(n.layer)
+      if (!layer) throw bad(`its layer ${JSON.stringify(n.layer)} is not in the manifest's layers`, n.name)
+      weights.set(n.name, await layerWeights(tf, n, layer, options.load, bad))
+    }
+  } catch (e) {
+    disposeAll()
+    throw e
+  }
+
+  // The index of the last node that reads or writes each image (outputs are kept to the end).
+  const lastUse = new Map<number, string[]>()
+  {
+    const last = new Map<string, number>()
+    net.nodes.forEach((n, i) => {
+      for (const name of [n.source, n.destination].flat()) last.set(name, i)
+    })
+    for (const o of net.outputs) last.delete(o.image)
+    for (const [name, i] of last) lastUse.set(i, [...(lastUse.get(i) ?? []), name])
+  }
+
+  const execute = async (x: Float32Array, run: RunOptions, all: boolean): Promise<Map<string, ExecutorTensor>> => {
+    const size = inputShape.reduce((a, b) => a * b, 1)
+    if (!(x instanceof Float32Array) || x.length !== size) {
+      throw new MpscnnError('SHAPE_MISMATCH', file, `the input has ${(x as { length?: number })?.length} values but the network input ${JSON.stringify(input.image)} is [${inputShape.join(', ')}] (${size} values, a Float32Array in NHWC order)`, { node: input.tfNode })
+    }
+    await useBackend(tf, backend, file, options.wasmPaths)
+    const images = new Images(tf, net.images)
+    try {
+      let t: Tensor4 = tf.tensor4d(x, inputShape as [number, number, number, number])
+      if (run.preprocess) {
+        const p = input.preprocess
+        if (p) {
+          const pre = tf.tidy(() => tf.add(tf.mul(t, tf.tensor1d(p.scale)), tf.tensor1d(p.bias)) as Tensor4)
+          t.dispose()
+          t = pre
+        }
+      }
+      images.write(input.image, t, 0)
+      for (const [i, n] of net.nodes.entries()) {
+        const out = tf.tidy(() => encode(tf, n, images, weights.get(n.name), bad))
+        if (n.kind !== 'concatenation') images.write(n.destination, out as Tensor4, n.destinationFeatureChannelOffset ?? 0) // a concatenation wrote its parts
+        // Bounded memory: without runWithImages, an image goes once nothing later uses it.
+        if (!all) for (const name of lastUse.get(i) ?? []) images.drop(name)
+      }
+      const names = all ? images.names() : net.outputs.map((o) => o.image)
+      const result = new Map<string, ExecutorTensor>()
+      for (const name of names) {
+        const img = images.read(name)
+        result.set(name, { data: Float32Array.from(await img.data()), shape: img.shape.slice() })
+      }
+      return result
+    } finally {
+      images.dispose()
+    }
+  }
+
+  return {
+    backend,
+    inputShape,
+    run: (x, o = {}) => execute(x, o, false),
+    runWithImages: (x, o = {}) => execute(x, o, true),
+    dispose: disposeAll,
+  }
+}
+
+/** A weighted node's filter in tfjs's layout and its bias. */
+async function layerWeights(tf: typeof Tfc, n: MpscnnNetworkNode, layer: MpscnnLayer, load: LoadOptions | undefined, bad: (p: string, node?: string) => MpscnnError): Promise<Weights> {
+  const w = await loadWeights(layer, load)
+  const b = await loadBias(layer, load)
+  const out = layer.outputChannels
+  if (n.kind === 'depthwiseConvolution') {
+    // [channels][kH][kW] -> [kH, kW, channels, 1]
+    const [c, kh, kw] = layer.weights.shape
+    if (c * kh * kw !== w.length) throw bad(`its weights hold ${w.length} values, not ${c} x ${kh} x ${kw}`, n.name)
+    return tf.tidy(() => ({ filter: tf.expandDims(tf.transpose(tf.tensor3d(w, [c, kh, kw]), [1, 2, 0]), 3) as Tfc.Tensor4D, bias: tf.tensor1d(Float32Array.from(b)) }))
+  }
+  // convolution [out][kH][kW][in / groups]; fullyConnected [out][H][W][C] over the kernel = the image it reads.
+  const kh = n.kind === 'fullyConnected' ? n.kernel?.height ?? 1 : layer.kernelHeight
+  const kw = n.kind === 'fullyConnected' ? n.kernel?.width ?? 1 : layer.kernelWidth
+  const cin = w.length / (out * kh * kw)
+  if (!Number.isInteger(cin) || b.length !== out) throw bad(`its weights hold ${w.length} values and its bias ${b.length}, which do not fit ${out} outputs and a ${kw} x ${kh} kernel`, n.name)
+  return tf.tidy(() => ({ filter: tf.transpose(tf.tensor4d(w, [out, kh, kw, cin]), [1, 2, 3, 0]) as Tfc.Tensor4D, bias: tf.tensor1d(Float32Array.from(b)) }))
+}
+
+/** The images of one run: each built from the parts written into it at channel offsets. */
+class Images {
+  private parts = new Map<string, { at: number; t: Tensor4 }[]>()
+  private whole = new Map<string, Tensor4>()
+
+  constructor(
+    private tf: typeof Tfc,
+    readonly shapes: Record<string, { width: number; height: number; featureChannels: number }>,
+  ) {}
+
+  write(name: string, t: Tensor4, at: number): void {
+    const list = this.parts.get(name) ?? []
+    list.push({ at, t })
+    this.parts.set(name, list)
+    const old = this.whole.get(name)
+    if (old && !list.some((p) => p.t === old)) old.dispose()
+    this.whole.delete(name)
+  }
+
+  /** The image: its parts in channel order, channels nobody wrote zero (MPS leaves them undefined). */
+  read(name: string): Tensor4 {
+    const done = this.whole.get(name)
+    if (done) return done
+    const list = this.parts.get(name)
+    const s = this.shapes[name]
+    if (!list || !s) throw new Error(`unplugin-mpscnn: image ${JSON.stringify(name)} is read before any node writes it`)
+    const tf = this.tf
+    let img: Tensor4
+    if (list.length === 1 && list[0].at === 0 && list[0].t.shape[3] === s.featureChannels) img = list[0].t
+    else {
+      img = tf.tidy(() => {
+        // Later writes win, as on the GPU: paint the parts in order onto zeros.
+        let acc = tf.zeros([1, s.height, s.width, s.featureChannels]) as Tensor4
+        for (const { at, t } of list) {
+          const c = t.shape[3]
+          const mask = tf.concat([tf.zeros([at]), tf.ones([c]), tf.zeros([s.featureChannels - at - c])])
+          const placed = tf.pad(t, [[0, 0], [0, 0], [0, 0], [at, s.featureChannels - at - c]])
+          acc = tf.add(tf.mul(acc, tf.sub(1, mask)), placed) as Tensor4
+        }
+        return acc
+      })
+    }
+    this.whole.set(name, this.tf.keep(img))
+    return img
+  }
+
+  /** Frees an image nothing reads any more. */
+  drop(name: string): void {
+    for (const p of this.parts.get(name) ?? []) p.t.dispose()
+    this.whole.get(name)?.dispose()
+    this.parts.delete(name)
+    this.whole.delete(name)
+  }
+
+  names(): string[] {
+    return [...this.parts.keys()]
+  }
+
+  dispose(): void {
+    for (const list of this.parts.values()) for (const p of list) p.t.dispose()
+    for (const t of this.whole.values()) t.dispose()
+  }
+}
+
+/** One encode: its result (written at its destinationFeatureChannelOffset by the caller). */
+function encode(tf: typeof Tfc, n: MpscnnNetworkNode, images: Images, w: Weights | undefined, bad: (p: string, node?: string) => MpscnnError): Tfc.Tensor | undefined {
+  const src = (k = 0): Tensor4 => images.read(Array.isArray(n.source) ? n.source[k] : n.source)
+  const dest = images.shapes[n.destination]
+  if (!dest) throw bad(`its destination ${JSON.stringify(n.destination)} is not in network.images`, n.name)
+  const kernelNode = (): Tensor4 => {
+    const k = n.kernel ?? { width: 1, height: 1 }
+    const s = n.stride ?? { x: 1, y: 1 }
+    const d = n.dilation ?? { x: 1, y: 1 }
+    return window(tf, src(), n, k, s, d, dest, n.edgeMode === 'clamp' ? 'clamp' : 'zero')
+  }
+  switch (n.kind) {
+    case 'convolution':
+    case 'fullyConnected': {
+      const x = kernelNode()
+      const d = n.dilation ?? { x: 1, y: 1 }
+      const s = n.stride ?? { x: 1, y: 1 }
+      const groups = n.groups ?? 1
+      const dil: [number, number] = [d.y, d.x]
+      let y: Tensor4
+      if (groups <= 1) y = tf.conv2d(x, w!.filter, [s.y, s.x], 'valid', 'NHWC', dil)
+      else {
+        const cin = x.shape[3] / groups
+        const cout = w!.filter.shape[3] / groups
+        const parts = []
+        for (let g = 0; g < groups; g++) {
+          const xs = tf.slice(x, [0, 0, 0, g * cin], [-1, -1, -1, cin])
+          const fs = tf.slice(w!.filter, [0, 0, 0, g * cout], [-1, -1, -1, cout])
+          parts.push(tf.conv2d(xs, fs, [s.y, s.x], 'valid', 'NHWC', dil))
+        }
+        y = tf.concat(parts, 3)
+      }
+      return neuron(tf, tf.add(y, w!.bias), n.neuron)
+    }
+    case 'depthwiseConvolution': {
+      const s = n.stride ?? { x: 1, y: 1 }
+      const d = n.dilation ?? { x: 1, y: 1 }
+      const y = tf.depthwiseConv2d(kernelNode(), w!.filter, [s.y, s.x], 'valid', 'NHWC', [d.y, d.x])
+      return neuron(tf, tf.add(y, w!.bias), n.neuron)
+    }
+    case 'poolingMax': {
+      const k = n.kernel!
+      const s = n.stride ?? { x: 1, y: 1 }
+      return tf.maxPool(kernelNode(), [k.height, k.width], [s.y, s.x], 'valid')
+    }
+    case 'poolingAverage': {
+      const k = n.kernel!
+      const s = n.stride ?? { x: 1, y: 1 }
+      const one = { x: 1, y: 1 }
+      // Zero edge mode: padding counts (divided by the whole window). Clamp: "shrink-to-edge"
+      // (MPSCNNKernel.h), the sum over the window's image pixels divided by their count.
+      const sum = tf.avgPool(window(tf, src(), n, k, s, one, dest, 'zero'), [k.height, k.width], [s.y, s.x], 'valid')
+      if (n.edgeMode !== 'clamp') return sum
+      const ones = tf.ones([1, src().shape[1], src().shape[2], 1]) as Tensor4
+      const count = tf.avgPool(window(tf, ones, n, k, s, one, dest, 'zero'), [k.height, k.width], [s.y, s.x], 'valid')
+      return tf.div(sum, count)
+    }
+    case 'neuron':
+      return neuron(tf, src(), n.neuron)
+    case 'add':
+      return tf.add(src(0), src(1))
+    case 'subtract':
+      return tf.sub(src(0), src(1))
+    case 'multiply':
+      return tf.mul(src(0), src(1))
+    case 'softMax':
+      return tf.softmax(src()) as Tensor4
+    case 'logSoftMax':
+      return tf.logSoftmax(src()) as Tensor4
+    case 'reshape':
+      // MPSNNReshape: H, W, C order.
+      return tf.reshape(src(), [1, dest.height, dest.width, dest.featureChannels])
+    case 'upsampling': {
+      const size: [number, number] = [dest.height, dest.width]
+      return n.mode === 'bilinear' ? tf.image.resizeBilinear(src(), size, n.alignCorners ?? false) : tf.image.resizeNearestNeighbor(src(), size, n.alignCorners ?? false)
+    }
+    case 'batchNormalization':
+      return tf.add(tf.mul(src(), tf.tensor1d(n.scale!)), tf.tensor1d(n.bias!))
+    case 'concatenation': {
+      const sources = Array.isArray(n.source) ? n.source : [n.source]
+      const at = n.sourceFeatureChannelOffsets ?? []
+      sources.forEach((_, k) => images.write(n.destination, tf.keep(tf.clone(src(k))), (n.destinationFeatureChannelOffset ?? 0) + (at[k] ?? 0)))
+      return undefined
+    }
+    default:
+      throw bad(`the executor does not know the node kind ${JSON.stringify(n.kind)}`, n.name)
+  }
+}
