@@ -79,13 +79,34 @@ export interface Plan {
 
 const BN_OPS = new Set(['BatchNormWithGlobalNormalization', 'FusedBatchNorm', 'FusedBatchNormV2', 'FusedBatchNormV3'])
 const AFFINE_OPS = new Set(['BiasAdd', 'Add', 'AddV2', 'Sub', 'Mul', 'RealDiv', 'Div'])
-const LAYER_OPS = new Set(['Conv2D', 'DepthwiseConv2dNative', 'MatMul'])
+const LAYER_OPS = new Set(['Conv2D', 'DepthwiseConv2dNative', 'MatMul', 'Conv2DBackpropInput'])
 
-/** `mixed_9/tower/mixed/conv/conv2d_params` -> `mixed_9_tower_mixed_conv`; `softmax/weights` -> `softmax`. */
-export function layerName(weightNode: string): string {
-  const slash = weightNode.lastIndexOf('/')
-  const scope = slash > 0 ? weightNode.slice(0, slash) : weightNode
+/**
+ * `mixed_9/tower/mixed/conv/conv2d_params` -> `mixed_9_tower_mixed_conv`; `softmax/weights` -> `softmax`.
+ * A weight constant without a scope (TF2 frozen graphs name them `2687`, `2699`) gives the
+ * scope of the op that reads it, `opNode`: `model_11/conv2d_33/Conv2D` -> `model_11_conv2d_33`.
+ */
+export function layerName(weightNode: string, opNode?: string): string {
+  const named = opNode !== undefined && !weightNode.includes('/') && opNode.includes('/') ? opNode : weightNode
+  const slash = named.lastIndexOf('/')
+  const scope = slash > 0 ? named.slice(0, slash) : named
   return scope.replace(/\//g, '_')
+}
+
+/**
+ * TF's Conv2DBackpropInput filter `[kH][kW][out][in]` as the plan's `[K][O]` rows, K = (j, i, in):
+ * rotated by 180 degrees (`[kH - 1 - j][kW - 1 - i]`), because MPSCNNConvolutionTranspose
+ * convolves the zero-stuffed source with the weights as given (docs/network.md).
+ */
+function rotateTransposeFilter(w: Tensor): Tensor {
+  const [kh, kw, out, inC] = w.shape
+  const src = w.data
+  const data = new Float32Array(src.length)
+  for (let j = 0; j < kh; j++)
+    for (let i = 0; i < kw; i++)
+      for (let c = 0; c < inC; c++)
+        for (let o = 0; o < out; o++) data[((j * kw + i) * inC + c) * out + o] = src[(((kh - 1 - j) * kw + (kw - 1 - i)) * out + o) * inC + c]
+  return { dtype: w.dtype, shape: [kh, kw, inC, out], data }
 }
 
 function finite(t: ArrayLike<number>): number {
@@ -288,7 +309,7 @@ class Planner {
     }
     const { tensor: w } = this.constantInput(node, 1, 'weights')
     const weightNode = this.weightSource(wRef)
-    const name = layerName(weightNode)
+    const name = layerName(weightNode, node.name)
 
     let info: Omit<LayerInfo, 'activation' | 'folded'>
     let layout: LayerPlan['layout'] = 'transpose'
@@ -324,13 +345,18 @@ class Planner {
         this.error('UNSUPPORTED', node.name, `padding ${JSON.stringify(pad)} is not supported`, 'MPSCNN layers take SAME or VALID padding; pad the input explicitly')
       }
       const [kh, kw, inC, m] = w.shape
+      if (node.op === 'Conv2DBackpropInput' && (dil[hw[0]] ?? 1) * (dil[hw[1]] ?? 1) !== 1) this.error('UNSUPPORTED', node.name, 'Conv2DBackpropInput with dilations is not supported', 'MPSCNNConvolutionTranspose takes dilation 1')
       const common = {
         op: node.op, node: node.name, kernelHeight: kh, kernelWidth: kw,
         strideY: strides[hw[0]] ?? 1, strideX: strides[hw[1]] ?? 1,
         dilationY: dil[hw[0]] ?? 1, dilationX: dil[hw[1]] ?? 1,
         padding: (pad === 'SAME' ? 'same' : 'valid') as Padding,
       }
-      if (node.op === 'Conv2D') {
+      if (node.op === 'Conv2DBackpropInput') {
+        // TF's filter is the forward convolution's [kH, kW, out (= this op's output), in (= out_backprop's)].
+        K = kh * kw * m
+        info = { name, kind: 'convolutionTranspose', ...common, inputChannels: m, outputChannels: inC, groups: 1, weightShape: [inC, kh, kw, m] }
+      } else if (node.op === 'Conv2D') {
         K = kh * kw * inC
         info = { name, kind: 'conv', ...common, inputChannels: inC, outputChannels: m, groups: 1, weightShape: [m, kh, kw, inC] }
       } else if (m === 1) {
@@ -342,10 +368,16 @@ class Planner {
         info = { name, kind: 'conv', ...common, inputChannels: inC, outputChannels: inC * m, groups: inC, weightShape: [inC * m, kh, kw, 1] }
       }
     }
+    let weights = w
+    if (node.op === 'Conv2DBackpropInput') {
+      this.budget.charge(w.data.length * 4, weightNode, 'rotating the transposed convolution\'s filter')
+      weights = rotateTransposeFilter(w)
+    }
     const zero = w.shape.indexOf(0)
     if (zero >= 0) {
       const dims =
-        node.op !== 'MatMul' ? ['kernel height', 'kernel width', 'input channels', node.op === 'Conv2D' ? 'output channels' : 'channel multiplier']
+        node.op === 'Conv2DBackpropInput' ? ['kernel height', 'kernel width', 'output channels', 'input channels']
+        : node.op !== 'MatMul' ? ['kernel height', 'kernel width', 'input channels', node.op === 'Conv2D' ? 'output channels' : 'channel multiplier']
         : layout === 'rows' ? ['output channels', 'input channels'] : ['input channels', 'output channels']
       this.error('BAD_SHAPE', weightNode, `${node.op} weights have shape [${w.shape.join(', ')}]: zero ${dims[zero]}, a layer without weights`, 'The graph is damaged; export it again')
     }
@@ -380,7 +412,7 @@ class Planner {
         this.error('NON_FINITE', folded.at(-1) ?? node.name, `folding gives a non-finite scale or bias at channel ${c}`, 'Fix the checkpoint: weights and batch-norm parameters must be finite')
       }
     }
-    return { info: { ...info, activation, folded }, weights: w, layout, K, scale, bias, weightNode }
+    return { info: { ...info, activation, folded }, weights, layout, K, scale, bias, weightNode }
   }
 
   plan(): Plan {
