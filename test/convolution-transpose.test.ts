@@ -12,6 +12,7 @@ import { convertModel } from '../src/fold/convert.js'
 import { buildNetwork } from '../src/network/index.js'
 import { convertToAssets } from '../src/pipeline/convert-to-assets.js'
 import { attr, float16BitsToFloat32, GraphBuilder } from './helpers/graph-builder.js'
+import { silentlyDropped } from './helpers/no-silent-drops.js'
 
 let seed = 11
 const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648) * 2 - 1
@@ -98,6 +99,7 @@ describe('Conv2DBackpropInput becomes an MPSCNNConvolutionTranspose', () => {
   ]
   it.each(cases)('%s: the laid-out weights read the MPS way give TF\'s output', (_, c) => {
     const { b, f, bias } = build(c)
+    expect(silentlyDropped(b.encode(), 'up.pb')).toEqual([])
     const m = convertModel(b.encode(), { file: 'up.pb' })
     expect(m.layers).toHaveLength(1)
     expect(m.layers[0]).toMatchObject({ name: 'up', kind: 'convolutionTranspose', inputChannels: c.cin, outputChannels: c.cout, kernelHeight: c.k[0], kernelWidth: c.k[1], activation: 'relu', folded: ['up/BiasAdd'] })

@@ -9,6 +9,7 @@ import { convertModel } from '../src/fold/convert.js'
 import { buildNetwork } from '../src/network/index.js'
 import { DataType, type TensorProto } from '../src/graphdef/schema.js'
 import { attr, GraphBuilder, shapeProto } from './helpers/graph-builder.js'
+import { silentlyDropped } from './helpers/no-silent-drops.js'
 
 const T = { T: attr.type('DT_FLOAT') }
 
@@ -28,6 +29,7 @@ function foldedWeights(build: (b: GraphBuilder) => string): number[] {
   b.placeholder('input', [1, 4, 4, 2])
   const w = build(b)
   b.op('conv/Conv2D', 'Conv2D', ['input', w], { ...T, strides: attr.ints([1, 1, 1, 1]), padding: attr.s('SAME') })
+  expect(silentlyDropped(b.encode(), 'q.pb')).toEqual([])
   const m = convertModel(b.encode(), { file: 'q.pb' })
   expect(m.layers.map((l) => l.name)).toEqual(['conv'])
   const mps = m.layOut(0).weights as Float32Array
@@ -194,6 +196,7 @@ describe('a TF-slim MobileNet after quantize_weights', () => {
     const pw = `${s}/Conv2d_1_pointwise`
     b.op(`${pw}/Conv2D`, 'Conv2D', [r1, weights('MobilenetV1/Conv2d_1_pointwise/weights', [1, 1, 8, 16])], { ...T, strides: attr.ints([1, 1, 1, 1]), padding: attr.s('SAME') })
     bn(pw, `${pw}/Conv2D`, 16)
+    expect(silentlyDropped(b.encode(), 'mobilenet_quantized.pb')).toEqual([])
     const m = convertModel(b.encode(), { file: 'mobilenet_quantized.pb' })
     expect(m.warnings).toEqual([])
     expect(m.layers.map((l) => [l.name, l.kind, l.activation])).toEqual([

@@ -84,10 +84,12 @@ const LAYER_OPS = new Set(['Conv2D', 'DepthwiseConv2dNative', 'MatMul', 'Conv2DB
 /**
  * `mixed_9/tower/mixed/conv/conv2d_params` -> `mixed_9_tower_mixed_conv`; `softmax/weights` -> `softmax`.
  * A weight constant without a scope (TF2 frozen graphs name them `2687`, `2699`) gives the
- * scope of the op that reads it, `opNode`: `model_11/conv2d_33/Conv2D` -> `model_11_conv2d_33`.
+ * scope of the op that reads it, `opNode`: `model_11/conv2d_33/Conv2D` -> `model_11_conv2d_33`
+ * (leading `StatefulPartitionedCall/` function-call scopes left out).
  */
 export function layerName(weightNode: string, opNode?: string): string {
-  const named = opNode !== undefined && !weightNode.includes('/') && opNode.includes('/') ? opNode : weightNode
+  // TF2's function-call scopes (`StatefulPartitionedCall/model_11/...`) say nothing about the layer.
+  const named = opNode !== undefined && !weightNode.includes('/') && opNode.includes('/') ? opNode.replace(/^((Stateful)?PartitionedCall(_\d+)?\/)+/, '') : weightNode
   const slash = named.lastIndexOf('/')
   const scope = slash > 0 ? named.slice(0, slash) : named
   return scope.replace(/\//g, '_')
@@ -109,6 +111,11 @@ function rotateTransposeFilter(w: Tensor): Tensor {
   return { dtype: w.dtype, shape: [kh, kw, inC, out], data }
 }
 
+/** What a weighted op's input 1 is called. */
+function weightsOperand(op: string): string {
+  return op === 'MatMul' ? 'its second operand comes' : 'its filter comes'
+}
+
 function finite(t: ArrayLike<number>): number {
   for (let i = 0; i < t.length; i++) {
     const v = t[i]
@@ -122,6 +129,8 @@ class Planner {
   readonly folded = new Set<string>()
   readonly warnings: string[] = []
   readonly stats = { steps: 0 }
+  /** Weighted ops whose weights are not constants, described for the warning. */
+  readonly unresolved: string[] = []
 
   constructor(
     readonly graph: Graph,
@@ -301,10 +310,11 @@ class Planner {
       // Activation x activation products (attention, Gram matrices) are not layers;
       // weights read from variables mean the graph was not frozen.
       const src = this.graph.node(this.graph.source(wRef).name)!
-      if (src.op === 'Placeholder' && node.op === 'MatMul') return null
-      if (VARIABLE_OPS.has(src.op)) {
+      if (!(src.op === 'Placeholder' && node.op === 'MatMul') && VARIABLE_OPS.has(src.op)) {
         this.error('NOT_FROZEN', node.name, `weights come from ${JSON.stringify(src.op)} ${JSON.stringify(src.name)}, not a constant`, 'Freeze the graph (convert variables to constants) before converting it')
       }
+      // Not a layer, and never dropped in silence: plan() names it in a warning.
+      this.unresolved.push(`${node.op} ${JSON.stringify(node.name)} (${weightsOperand(node.op)} from ${src.op} ${JSON.stringify(src.name)})`)
       return null
     }
     const { tensor: w } = this.constantInput(node, 1, 'weights')
@@ -432,7 +442,12 @@ class Planner {
       }
       firstUse.set(p.weightNode, p)
       const prev = names.get(p.info.name)
-      if (prev !== undefined) {
+      if (prev !== undefined && !p.weightNode.includes('/')) {
+        // Named after the op's scope (a scopeless constant): two weighted ops in one scope are numbered.
+        let n = 2
+        while (names.has(`${p.info.name}_${n}`)) n++
+        p.info.name = `${p.info.name}_${n}`
+      } else if (prev !== undefined) {
         this.error('NAME_COLLISION', p.weightNode, `layer name ${JSON.stringify(p.info.name)} is also the name of the layer from ${JSON.stringify(prev)}`, 'Rename one of the weight constants so that their scopes differ')
       }
       names.set(p.info.name, p.weightNode)
@@ -447,11 +462,13 @@ class Planner {
       names.set(name, p.weightNode)
       p.info.name = name
     }
+    const unresolved = this.unresolved.length ? `${this.unresolved.length} weighted op${this.unresolved.length > 1 ? 's' : ''} with weights that are not constants: ${this.unresolved.join(', ')}` : ''
     if (layers.length === 0) {
-      throw new MpscnnError('NO_LAYERS', this.file, `no convertible layer: no Conv2D, DepthwiseConv2dNative or MatMul with constant weights among ${this.graph.nodes.length} nodes`, {
+      throw new MpscnnError('NO_LAYERS', this.file, `no convertible layer: no Conv2D, DepthwiseConv2dNative, MatMul or Conv2DBackpropInput with constant weights among ${this.graph.nodes.length} nodes${unresolved ? `; ${unresolved}` : ''}`, {
         hint: 'Check that this is the frozen inference graph of a vision model',
       })
     }
+    if (unresolved) this.warnings.push(`${this.file}: ${unresolved}; ${this.unresolved.length > 1 ? 'they are' : 'it is'} not converted`)
     this.warnUnfolded()
     return { layers, warnings: this.warnings, stats: this.stats }
   }
