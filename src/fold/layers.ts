@@ -1,9 +1,10 @@
 /**
  * Graph -> MPSCNN layers. One mechanism covers every batch-norm spelling:
  *
- *  1. Each Conv2D, DepthwiseConv2dNative or MatMul whose weights fold to a constant
- *     starts a layer, with a per-output-channel affine map y = conv(x) * scale + bias
- *     (scale 1, bias 0).
+ *  1. Each Conv2D, DepthwiseConv2dNative, MatMul or Conv2DBackpropInput whose weights fold
+ *     to a constant (also through Dequantize or FakeQuant) starts a layer; one whose weights
+ *     are not constant is named in a warning, never dropped in silence. A layer starts
+ *     with a per-output-channel affine map y = conv(x) * scale + bias (scale 1, bias 0).
  *  2. While the layer's value has exactly one real consumer and that consumer is a
  *     per-channel affine op with a constant operand (BiasAdd, Add, Sub, Mul, RealDiv,
  *     BatchNormWithGlobalNormalization, FusedBatchNorm*), the op is composed into
