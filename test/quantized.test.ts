@@ -7,6 +7,8 @@
 import { describe, expect, it } from 'vitest'
 import { convertModel } from '../src/fold/convert.js'
 import { buildNetwork } from '../src/network/index.js'
+import { createReference } from '../src/execute/reference.js'
+import { parseModel } from '../src/fold/convert.js'
 import { DataType, type TensorProto } from '../src/graphdef/schema.js'
 import { attr, GraphBuilder, shapeProto } from './helpers/graph-builder.js'
 import { silentlyDropped } from './helpers/no-silent-drops.js'
@@ -214,5 +216,36 @@ describe('a TF-slim MobileNet after quantize_weights', () => {
       ['depthwiseConvolution', 'MobilenetV1_Conv2d_1_depthwise', 'relu6'],
       ['convolution', 'MobilenetV1_Conv2d_1_pointwise', 'relu6'],
     ])
+  })
+})
+
+describe('cross-checked against the reference (src/execute/custom-ops.ts, independent code run by TensorFlow.js)', () => {
+  it('each Dequantize mode and FakeQuant op: the folded weights are the reference\'s convolution of one-hot pixels', async () => {
+    const b = new GraphBuilder()
+    b.placeholder('x', [1, 1, 2, 2])
+    b.constF32('min', [], [-0.7])
+    b.constF32('max', [], [1.9])
+    quantConst(b, 'qu8', 'DT_QUINT8', [1, 1, 2, 3], [0, 3, 99, 128, 201, 255])
+    quantConst(b, 'qs8', 'DT_QINT8', [1, 1, 2, 3], [-128, -3, 0, 1, 77, 127])
+    b.constF32('f', [1, 1, 2, 3], [-2, -0.33, 0, 0.41, 0.9, 3])
+    const weights: Record<string, string> = {
+      first: b.op('w_first', 'Dequantize', ['qu8', 'min', 'max'], { T: attr.type('DT_QUINT8'), mode: attr.s('MIN_FIRST') }),
+      combined: b.op('w_combined', 'Dequantize', ['qs8', 'min', 'max'], { T: attr.type('DT_QINT8'), mode: attr.s('MIN_COMBINED') }),
+      scaled: b.op('w_scaled', 'Dequantize', ['qs8', 'min', 'max'], { T: attr.type('DT_QINT8'), mode: attr.s('SCALED'), narrow_range: attr.b(true) }),
+      args: b.op('w_args', 'FakeQuantWithMinMaxArgs', ['f'], { min: attr.f(-1.3), max: attr.f(2.1), num_bits: attr.i(6), narrow_range: attr.b(true) }),
+      vars: b.op('w_vars', 'FakeQuantWithMinMaxVars', ['f', 'min', 'max'], { num_bits: attr.i(8), narrow_range: attr.b(false) }),
+    }
+    for (const [k, w] of Object.entries(weights)) b.op(`${k}/Conv2D`, 'Conv2D', ['x', w], { ...T, strides: attr.ints([1, 1, 1, 1]), padding: attr.s('VALID') })
+    const bytes = b.encode()
+    const m = convertModel(bytes, { file: 'q.pb' })
+    const outputs = Object.keys(weights).map((k) => `${k}/Conv2D`)
+    const ref = await createReference(parseModel(bytes, 'q.pb'), { input: 'x', outputs, backend: 'cpu', file: 'q.pb' })
+    // Pixel 0 is (1, 0), pixel 1 is (0, 1): the output is the filter's rows, [in][out].
+    const out = await ref.run(Float32Array.from([1, 0, 0, 1]), [1, 1, 2, 2])
+    for (const [i, name] of outputs.entries()) {
+      const mps = m.layOut(i).weights as Float32Array // [out][in]
+      const want = out.get(name)!.data
+      for (let c = 0; c < 2; c++) for (let o = 0; o < 3; o++) expect(mps[o * 2 + c]).toBeCloseTo(want[c * 3 + o], 6)
+    }
   })
 })
