@@ -8,12 +8,15 @@ import { convertModel } from '../src/fold/convert.js'
 import { buildNetwork, type NetworkOptions } from '../src/network/index.js'
 import { convertToAssets } from '../src/pipeline/convert-to-assets.js'
 import { attr, GraphBuilder } from './helpers/graph-builder.js'
+import { silentlyDropped } from './helpers/no-silent-drops.js'
 
 let seed = 7
 const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648) * 2 - 1
 const randn = (n: number) => Float32Array.from({ length: n }, rand)
 
 function network(b: GraphBuilder, opts: NetworkOptions = {}): MpscnnNetwork {
+  // Every graph of this file also checks the property: no weighted op dropped in silence.
+  expect(silentlyDropped(b.encode(), 'test.pb', opts)).toEqual([])
   const m = convertModel(b.encode(), { file: 'test.pb' })
   return buildNetwork(m.graph, 'test.pb', m.plans, opts)
 }
@@ -387,6 +390,21 @@ describe('real-world spellings', () => {
     expect(net.nodes[0].tf).toEqual([`${s}/conv2d/Conv2D`, `${s}/conv2d/BiasAdd`, `${s}/bn/FusedBatchNormV3`, `${s}/re_lu/Relu6`])
     expect(net.images[`${s}/re_lu/Relu6`]).toEqual({ width: 4, height: 4, featureChannels: 8 })
     expect(net.outputs).toEqual([{ image: `${s}/dense/Softmax`, tfNode: 'Identity' }])
+    // The weight constants `2687`, `2699` carry no scope: the layers are named after their op's.
+    expect(net.nodes.filter((n) => n.layer).map((n) => n.layer)).toEqual(['model_conv2d', 'model_dense'])
+  })
+
+  it('names a layer whose weight constant has no scope after its op\'s scope, numbering two in one scope', () => {
+    const b = new GraphBuilder()
+    b.placeholder('input_1', [1, 4, 4, 3])
+    b.constF32('2687', [1, 1, 3, 4], randn(12))
+    b.op('model_11/conv2d_33/Conv2D', 'Conv2D', ['input_1', '2687'], { ...T, strides: attr.ints([1, 1, 1, 1]), padding: attr.s('SAME') })
+    b.constF32('2699', [1, 1, 4, 4], randn(16))
+    b.op('model_11/conv2d_33/Conv2D_1', 'Conv2D', ['model_11/conv2d_33/Conv2D', '2699'], { ...T, strides: attr.ints([1, 1, 1, 1]), padding: attr.s('SAME') })
+    b.constF32('scoped/weights', [1, 1, 4, 2], randn(8))
+    b.op('other/Conv2D', 'Conv2D', ['model_11/conv2d_33/Conv2D_1', 'scoped/weights'], { ...T, strides: attr.ints([1, 1, 1, 1]), padding: attr.s('SAME') })
+    const m = convertModel(b.encode(), { file: 'tf2.pb' })
+    expect(m.layers.map((l) => l.name)).toEqual(['model_11_conv2d_33', 'model_11_conv2d_33_2', 'scoped'])
   })
 })
 

@@ -67,9 +67,9 @@ function formatValue(v: number): string {
   return a >= 1e4 || a < 1e-3 ? v.toExponential(3) : v.toFixed(4)
 }
 
-const KIND_LABEL: Record<MpscnnLayerKind, string> = { conv: 'conv', depthwise: 'depthwise', fullyConnected: 'fully connected' }
+const KIND_LABEL: Record<MpscnnLayerKind, string> = { conv: 'conv', depthwise: 'depthwise', fullyConnected: 'fully connected', convolutionTranspose: 'transposed conv' }
 /** For the table's narrow column. */
-const KIND_TAG: Record<MpscnnLayerKind, string> = { conv: 'conv', depthwise: 'dw', fullyConnected: 'fc' }
+const KIND_TAG: Record<MpscnnLayerKind, string> = { conv: 'conv', depthwise: 'dw', fullyConnected: 'fc', convolutionTranspose: 'convT' }
 
 // ---------------------------------------------------------------------------------------
 // The manifest, summarised

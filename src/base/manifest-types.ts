@@ -3,7 +3,8 @@
  * app code, which reads them (re-exported by `unplugin-mpscnn/runtime`). Types only, so
  * that every layer of the code may use them.
  */
-export type MpscnnLayerKind = 'conv' | 'depthwise' | 'fullyConnected'
+/** `convolutionTranspose`: MPSCNNConvolutionTranspose, weights `[out][kernelH][kernelW][in]` already rotated by 180 degrees (docs/network.md). */
+export type MpscnnLayerKind = 'conv' | 'depthwise' | 'fullyConnected' | 'convolutionTranspose'
 
 export interface MpscnnTensor {
   /** Where the bytes are: a URL. (The CLI's manifest.json has `file`, a name in its output folder, instead.) */
@@ -104,6 +105,11 @@ export interface MpscnnNetworkNode<Image extends string = string, Layer extends 
   kernel?: { width: number; height: number }
   /** Convolutions and pools (strideInPixelsX/Y); upsampling: the scale factor. */
   stride?: { x: number; y: number }
+  /**
+   * `convolutionTranspose` (MPSCNNConvolutionTranspose.kernelOffsetX/Y, with `offset` 0): the centre of destination
+   * pixel (0, 0)'s window on the intermediate image (the source with stride - 1 zeros between pixels).
+   */
+  kernelOffset?: { x: number; y: number }
   /** Convolutions (dilationRateX/Y). */
   dilation?: { x: number; y: number }
   /** Weighted kinds: channels read per pixel (for a fully connected layer after a flatten, the image's channels). */

@@ -5,7 +5,8 @@
  * "conv, then multiply or add a constant".
  */
 import { MpscnnError } from '../base/errors.js'
-import type { NodeDef } from '../graphdef/schema.js'
+import { DataType, dataTypeName, type NodeDef } from '../graphdef/schema.js'
+import { attrBool, attrFloat, attrString } from './attrs.js'
 import { elementCount, MAX_TENSOR_ELEMENTS, tensorFromProto, type Tensor } from '../graphdef/tensor.js'
 import { MaterializeBudget } from './budget.js'
 import { PASS_THROUGH, type Graph, type InputRef } from './graph.js'
@@ -105,6 +106,96 @@ function binary(fn: (a: number, b: number) => number, x: Tensor, y: Tensor, node
   return { dtype: x.dtype, shape, data: out }
 }
 
+/** numeric_limits<T>::min(), max() and the bits of each quantized type. */
+const QUANTIZED: Record<number, [number, number, number]> = {
+  [DataType.DT_QUINT8]: [0, 255, 8],
+  [DataType.DT_QINT8]: [-128, 127, 8],
+  [DataType.DT_QUINT16]: [0, 65535, 16],
+  [DataType.DT_QINT16]: [-32768, 32767, 16],
+  [DataType.DT_QINT32]: [-2147483648, 2147483647, 32],
+}
+
+const f32 = Math.fround
+
+/**
+ * `Dequantize(input, min_range, max_range)` as TensorFlow's kernel computes it
+ * (dequantize_op.cc, in float32), per tensor (axis -1) or per slice along `axis`:
+ * - MIN_COMBINED: `(x + half_range) * ((max - min) / (max(T) - min(T))) + min`, half_range
+ *   being (max(T) - min(T) + 1) / 2 for a signed T, else 0;
+ * - MIN_FIRST (quantization_utils.h, `QuantizedToFloat`): steps = 2^bits,
+ *   range_scale = float((max - min) * (steps / (steps - 1)) / steps),
+ *   `(x - lowest(T)) * range_scale + min` (`min` when min == max);
+ * - SCALED: `x * s`, s = max / max(T) for an unsigned T, else
+ *   max(min / (min(T) + narrow_range), max / max(T)).
+ */
+function dequantize(node: NodeDef, x: Tensor, mins: Tensor, maxs: Tensor, file: string, budget: MaterializeBudget): Tensor {
+  const q = QUANTIZED[x.dtype]
+  if (!q) throw new MpscnnError('UNSUPPORTED_DTYPE', file, `Dequantize of a ${dataTypeName[x.dtype] ?? x.dtype} constant; it takes quint8, qint8, quint16, qint16 or qint32`, { node: node.name, hint: 'The graph is inconsistent; export it again' })
+  const [lo, hi, bits] = q
+  const mode = attrString(node, 'mode', 'MIN_COMBINED')
+  const axis = Number(node.attr.axis?.i ?? -1)
+  const slices = axis === -1 ? 1 : x.shape[axis]
+  if (slices === undefined || mins.data.length !== slices || maxs.data.length !== slices) {
+    throw new MpscnnError('SHAPE_MISMATCH', file, `Dequantize has ${mins.data.length} min and ${maxs.data.length} max values for ${axis === -1 ? 'the whole tensor (axis -1)' : `axis ${axis} of shape [${x.shape.join(', ')}]`}`, { node: node.name, hint: 'The graph is inconsistent; export it again' })
+  }
+  if (mode === 'MIN_FIRST' && slices !== 1 && axis !== -1) throw new MpscnnError('UNSUPPORTED', file, 'Dequantize in MIN_FIRST mode with an axis, which TensorFlow does not implement', { node: node.name })
+  const narrow = attrBool(node, 'narrow_range', false)!
+  // One float32 map per slice, y = (x + pre) * scale + post, in the kernel's order.
+  const map = (min: number, max: number): ((v: number) => number) => {
+    if (mode === 'MIN_COMBINED') {
+      const half = lo < 0 ? (hi - lo + 1) / 2 : 0
+      const scale = f32(f32(max - min) / (hi - lo))
+      return (v) => f32(f32(f32(v + half) * scale) + min)
+    }
+    if (mode === 'MIN_FIRST') {
+      if (min === max) return () => min
+      const steps = 2 ** bits
+      const rangeScale = f32(((max - min) * (steps / (steps - 1))) / steps)
+      return (v) => f32(f32((v - lo) * rangeScale) + min)
+    }
+    if (mode === 'SCALED') {
+      const scale = lo === 0 ? f32(max / hi) : Math.max(f32(min / (lo + (narrow ? 1 : 0))), f32(max / hi))
+      return (v) => f32(v * scale)
+    }
+    throw new MpscnnError('UNSUPPORTED', file, `Dequantize mode ${JSON.stringify(mode)} is not one of MIN_COMBINED, MIN_FIRST, SCALED`, { node: node.name, hint: 'The graph is damaged; export it again' })
+  }
+  const maps = Array.from({ length: slices }, (_, i) => map(f32(mins.data[i]), f32(maxs.data[i])))
+  const n = x.data.length
+  budget.charge(n * 4, node.name, 'folding Dequantize')
+  const out = new Float32Array(n)
+  // Element i is in slice floor(i / inner) % slices, inner being the size below the axis.
+  const inner = axis === -1 ? n : elementCount(x.shape.slice(axis + 1))
+  for (let i = 0; i < n; i++) out[i] = maps[axis === -1 ? 0 : Math.floor(i / inner) % slices](x.data[i])
+  return { dtype: DataType.DT_FLOAT, shape: x.shape, data: out }
+}
+
+/**
+ * `FakeQuantWithMinMaxArgs`/`Vars` as fake_quant_ops_functor.h computes them (float32): the
+ * range nudged so that 0 is exactly representable (`Nudge`), then
+ * `floor((clamp(x, nudged_min, nudged_max) - nudged_min) * (1 / scale) + 0.5) * scale + nudged_min`.
+ */
+function fakeQuant(node: NodeDef, x: Tensor, min: number, max: number, file: string, budget: MaterializeBudget): Tensor {
+  const bits = Number(node.attr.num_bits?.i ?? 8)
+  const narrow = attrBool(node, 'narrow_range', false)!
+  if (!(bits >= 2 && bits <= 16)) throw new MpscnnError('BAD_GRAPH', file, `${node.op} has num_bits ${bits}; TensorFlow takes 2 to 16`, { node: node.name, hint: 'The graph is damaged; export it again' })
+  if (!(min <= max)) throw new MpscnnError('BAD_GRAPH', file, `${node.op} has min ${min} larger than max ${max}`, { node: node.name, hint: 'Fix the quantization range' })
+  const quantMin = narrow ? 1 : 0
+  const quantMax = 2 ** bits - 1
+  const scale = f32(f32(max - min) / (quantMax - quantMin))
+  const zeroFromMin = f32(quantMin - f32(min / scale))
+  const zero = zeroFromMin < quantMin ? quantMin : zeroFromMin > quantMax ? quantMax : Math.floor(zeroFromMin + 0.5)
+  const nMin = f32(f32(quantMin - zero) * scale)
+  const nMax = f32(f32(quantMax - zero) * scale)
+  const inv = f32(1 / scale)
+  budget.charge(x.data.length * 4, node.name, `folding ${node.op}`)
+  const out = new Float32Array(x.data.length)
+  for (let i = 0; i < out.length; i++) {
+    const c = Math.min(Math.max(f32(x.data[i]), nMin), nMax)
+    out[i] = f32(f32(Math.floor(f32(f32(f32(c - nMin) * inv) + 0.5)) * scale) + nMin)
+  }
+  return { dtype: DataType.DT_FLOAT, shape: x.shape, data: out }
+}
+
 export class ConstantFolder {
   private readonly memo = new Map<string, Tensor | null>()
   private readonly busy = new Set<string>()
@@ -142,8 +233,9 @@ export class ConstantFolder {
   /** How many inputs `evaluate` reads for an op (it reads them in order, stopping at the first non-constant). */
   private static operands(op: string): number {
     if (op === 'Const') return 0
+    if (op === 'Dequantize' || op === 'FakeQuantWithMinMaxVars') return 3
     if (BINARY[op] || op === 'Reshape' || op === 'ExpandDims') return 2
-    if (UNARY[op] || op === 'Squeeze' || op === 'Cast' || PASS_THROUGH.has(op)) return 1
+    if (UNARY[op] || op === 'Squeeze' || op === 'FakeQuantWithMinMaxArgs' || op === 'Cast' || PASS_THROUGH.has(op)) return 1
     return 0
   }
 
@@ -257,6 +349,18 @@ export class ConstantFolder {
       const shape = [...x.shape]
       shape.splice(axis, 0, 1)
       return { dtype: x.dtype, shape, data: x.data }
+    }
+    if (node.op === 'Dequantize' || node.op === 'FakeQuantWithMinMaxVars') {
+      const x = this.arg(node, 0)
+      const min = x && this.arg(node, 1)
+      const max = min && this.arg(node, 2)
+      if (!x || !min || !max) return null
+      if (node.op === 'Dequantize') return dequantize(node, x, min, max, file, this.budget)
+      return fakeQuant(node, x, f32(min.data[0]), f32(max.data[0]), file, this.budget)
+    }
+    if (node.op === 'FakeQuantWithMinMaxArgs') {
+      const x = this.arg(node, 0)
+      return x && fakeQuant(node, x, f32(attrFloat(node, 'min', -6)!), f32(attrFloat(node, 'max', 6)!), file, this.budget)
     }
     if (node.op === 'Squeeze') {
       const x = this.arg(node, 0)

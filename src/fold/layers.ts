@@ -1,9 +1,10 @@
 /**
  * Graph -> MPSCNN layers. One mechanism covers every batch-norm spelling:
  *
- *  1. Each Conv2D, DepthwiseConv2dNative or MatMul whose weights fold to a constant
- *     starts a layer, with a per-output-channel affine map y = conv(x) * scale + bias
- *     (scale 1, bias 0).
+ *  1. Each Conv2D, DepthwiseConv2dNative, MatMul or Conv2DBackpropInput whose weights fold
+ *     to a constant (also through Dequantize or FakeQuant) starts a layer; one whose weights
+ *     are not constant is named in a warning, never dropped in silence. A layer starts
+ *     with a per-output-channel affine map y = conv(x) * scale + bias (scale 1, bias 0).
  *  2. While the layer's value has exactly one real consumer and that consumer is a
  *     per-channel affine op with a constant operand (BiasAdd, Add, Sub, Mul, RealDiv,
  *     BatchNormWithGlobalNormalization, FusedBatchNorm*), the op is composed into
@@ -79,13 +80,41 @@ export interface Plan {
 
 const BN_OPS = new Set(['BatchNormWithGlobalNormalization', 'FusedBatchNorm', 'FusedBatchNormV2', 'FusedBatchNormV3'])
 const AFFINE_OPS = new Set(['BiasAdd', 'Add', 'AddV2', 'Sub', 'Mul', 'RealDiv', 'Div'])
-const LAYER_OPS = new Set(['Conv2D', 'DepthwiseConv2dNative', 'MatMul'])
+const LAYER_OPS = new Set(['Conv2D', 'DepthwiseConv2dNative', 'MatMul', 'Conv2DBackpropInput'])
 
-/** `mixed_9/tower/mixed/conv/conv2d_params` -> `mixed_9_tower_mixed_conv`; `softmax/weights` -> `softmax`. */
-export function layerName(weightNode: string): string {
-  const slash = weightNode.lastIndexOf('/')
-  const scope = slash > 0 ? weightNode.slice(0, slash) : weightNode
+/**
+ * `mixed_9/tower/mixed/conv/conv2d_params` -> `mixed_9_tower_mixed_conv`; `softmax/weights` -> `softmax`.
+ * A weight constant without a scope (TF2 frozen graphs name them `2687`, `2699`) gives the
+ * scope of the op that reads it, `opNode`: `model_11/conv2d_33/Conv2D` -> `model_11_conv2d_33`
+ * (leading `StatefulPartitionedCall/` function-call scopes left out).
+ */
+export function layerName(weightNode: string, opNode?: string): string {
+  // TF2's function-call scopes (`StatefulPartitionedCall/model_11/...`) say nothing about the layer.
+  const named = opNode !== undefined && !weightNode.includes('/') && opNode.includes('/') ? opNode.replace(/^((Stateful)?PartitionedCall(_\d+)?\/)+/, '') : weightNode
+  const slash = named.lastIndexOf('/')
+  const scope = slash > 0 ? named.slice(0, slash) : named
   return scope.replace(/\//g, '_')
+}
+
+/**
+ * TF's Conv2DBackpropInput filter `[kH][kW][out][in]` as the plan's `[K][O]` rows, K = (j, i, in):
+ * rotated by 180 degrees (`[kH - 1 - j][kW - 1 - i]`), because MPSCNNConvolutionTranspose
+ * convolves the zero-stuffed source with the weights as given (docs/network.md).
+ */
+function rotateTransposeFilter(w: Tensor): Tensor {
+  const [kh, kw, out, inC] = w.shape
+  const src = w.data
+  const data = new Float32Array(src.length)
+  for (let j = 0; j < kh; j++)
+    for (let i = 0; i < kw; i++)
+      for (let c = 0; c < inC; c++)
+        for (let o = 0; o < out; o++) data[((j * kw + i) * inC + c) * out + o] = src[(((kh - 1 - j) * kw + (kw - 1 - i)) * out + o) * inC + c]
+  return { dtype: w.dtype, shape: [kh, kw, inC, out], data }
+}
+
+/** What a weighted op's input 1 is called. */
+function weightsOperand(op: string): string {
+  return op === 'MatMul' ? 'its second operand comes' : 'its filter comes'
 }
 
 function finite(t: ArrayLike<number>): number {
@@ -101,6 +130,8 @@ class Planner {
   readonly folded = new Set<string>()
   readonly warnings: string[] = []
   readonly stats = { steps: 0 }
+  /** Weighted ops whose weights are not constants, described for the warning. */
+  readonly unresolved: string[] = []
 
   constructor(
     readonly graph: Graph,
@@ -280,15 +311,16 @@ class Planner {
       // Activation x activation products (attention, Gram matrices) are not layers;
       // weights read from variables mean the graph was not frozen.
       const src = this.graph.node(this.graph.source(wRef).name)!
-      if (src.op === 'Placeholder' && node.op === 'MatMul') return null
-      if (VARIABLE_OPS.has(src.op)) {
+      if (!(src.op === 'Placeholder' && node.op === 'MatMul') && VARIABLE_OPS.has(src.op)) {
         this.error('NOT_FROZEN', node.name, `weights come from ${JSON.stringify(src.op)} ${JSON.stringify(src.name)}, not a constant`, 'Freeze the graph (convert variables to constants) before converting it')
       }
+      // Not a layer, and never dropped in silence: plan() names it in a warning.
+      this.unresolved.push(`${node.op} ${JSON.stringify(node.name)} (${weightsOperand(node.op)} from ${src.op} ${JSON.stringify(src.name)})`)
       return null
     }
     const { tensor: w } = this.constantInput(node, 1, 'weights')
     const weightNode = this.weightSource(wRef)
-    const name = layerName(weightNode)
+    const name = layerName(weightNode, node.name)
 
     let info: Omit<LayerInfo, 'activation' | 'folded'>
     let layout: LayerPlan['layout'] = 'transpose'
@@ -324,13 +356,18 @@ class Planner {
         this.error('UNSUPPORTED', node.name, `padding ${JSON.stringify(pad)} is not supported`, 'MPSCNN layers take SAME or VALID padding; pad the input explicitly')
       }
       const [kh, kw, inC, m] = w.shape
+      if (node.op === 'Conv2DBackpropInput' && (dil[hw[0]] ?? 1) * (dil[hw[1]] ?? 1) !== 1) this.error('UNSUPPORTED', node.name, 'Conv2DBackpropInput with dilations is not supported', 'MPSCNNConvolutionTranspose takes dilation 1')
       const common = {
         op: node.op, node: node.name, kernelHeight: kh, kernelWidth: kw,
         strideY: strides[hw[0]] ?? 1, strideX: strides[hw[1]] ?? 1,
         dilationY: dil[hw[0]] ?? 1, dilationX: dil[hw[1]] ?? 1,
         padding: (pad === 'SAME' ? 'same' : 'valid') as Padding,
       }
-      if (node.op === 'Conv2D') {
+      if (node.op === 'Conv2DBackpropInput') {
+        // TF's filter is the forward convolution's [kH, kW, out (= this op's output), in (= out_backprop's)].
+        K = kh * kw * m
+        info = { name, kind: 'convolutionTranspose', ...common, inputChannels: m, outputChannels: inC, groups: 1, weightShape: [inC, kh, kw, m] }
+      } else if (node.op === 'Conv2D') {
         K = kh * kw * inC
         info = { name, kind: 'conv', ...common, inputChannels: inC, outputChannels: m, groups: 1, weightShape: [m, kh, kw, inC] }
       } else if (m === 1) {
@@ -342,10 +379,16 @@ class Planner {
         info = { name, kind: 'conv', ...common, inputChannels: inC, outputChannels: inC * m, groups: inC, weightShape: [inC * m, kh, kw, 1] }
       }
     }
+    let weights = w
+    if (node.op === 'Conv2DBackpropInput') {
+      this.budget.charge(w.data.length * 4, weightNode, 'rotating the transposed convolution\'s filter')
+      weights = rotateTransposeFilter(w)
+    }
     const zero = w.shape.indexOf(0)
     if (zero >= 0) {
       const dims =
-        node.op !== 'MatMul' ? ['kernel height', 'kernel width', 'input channels', node.op === 'Conv2D' ? 'output channels' : 'channel multiplier']
+        node.op === 'Conv2DBackpropInput' ? ['kernel height', 'kernel width', 'output channels', 'input channels']
+        : node.op !== 'MatMul' ? ['kernel height', 'kernel width', 'input channels', node.op === 'Conv2D' ? 'output channels' : 'channel multiplier']
         : layout === 'rows' ? ['output channels', 'input channels'] : ['input channels', 'output channels']
       this.error('BAD_SHAPE', weightNode, `${node.op} weights have shape [${w.shape.join(', ')}]: zero ${dims[zero]}, a layer without weights`, 'The graph is damaged; export it again')
     }
@@ -380,7 +423,7 @@ class Planner {
         this.error('NON_FINITE', folded.at(-1) ?? node.name, `folding gives a non-finite scale or bias at channel ${c}`, 'Fix the checkpoint: weights and batch-norm parameters must be finite')
       }
     }
-    return { info: { ...info, activation, folded }, weights: w, layout, K, scale, bias, weightNode }
+    return { info: { ...info, activation, folded }, weights, layout, K, scale, bias, weightNode }
   }
 
   plan(): Plan {
@@ -400,7 +443,12 @@ class Planner {
       }
       firstUse.set(p.weightNode, p)
       const prev = names.get(p.info.name)
-      if (prev !== undefined) {
+      if (prev !== undefined && !p.weightNode.includes('/')) {
+        // Named after the op's scope (a scopeless constant): two weighted ops in one scope are numbered.
+        let n = 2
+        while (names.has(`${p.info.name}_${n}`)) n++
+        p.info.name = `${p.info.name}_${n}`
+      } else if (prev !== undefined) {
         this.error('NAME_COLLISION', p.weightNode, `layer name ${JSON.stringify(p.info.name)} is also the name of the layer from ${JSON.stringify(prev)}`, 'Rename one of the weight constants so that their scopes differ')
       }
       names.set(p.info.name, p.weightNode)
@@ -415,11 +463,13 @@ class Planner {
       names.set(name, p.weightNode)
       p.info.name = name
     }
+    const unresolved = this.unresolved.length ? `${this.unresolved.length} weighted op${this.unresolved.length > 1 ? 's' : ''} with weights that are not constants: ${this.unresolved.join(', ')}` : ''
     if (layers.length === 0) {
-      throw new MpscnnError('NO_LAYERS', this.file, `no convertible layer: no Conv2D, DepthwiseConv2dNative or MatMul with constant weights among ${this.graph.nodes.length} nodes`, {
+      throw new MpscnnError('NO_LAYERS', this.file, `no convertible layer: no Conv2D, DepthwiseConv2dNative, MatMul or Conv2DBackpropInput with constant weights among ${this.graph.nodes.length} nodes${unresolved ? `; ${unresolved}` : ''}`, {
         hint: 'Check that this is the frozen inference graph of a vision model',
       })
     }
+    if (unresolved) this.warnings.push(`${this.file}: ${unresolved}; ${this.unresolved.length > 1 ? 'they are' : 'it is'} not converted`)
     this.warnUnfolded()
     return { layers, warnings: this.warnings, stats: this.stats }
   }

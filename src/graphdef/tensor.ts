@@ -106,6 +106,20 @@ function expand<T extends Float32Array | Float64Array>(out: T, values: ArrayLike
 
 const ident = (v: number) => v
 
+/** Bytes per element in `tensor_content`, and whether signed, of the integer and quantized dtypes. */
+const INTEGER_LAYOUT: Record<number, [number, boolean]> = {
+  [DataType.DT_INT32]: [4, true],
+  [DataType.DT_QINT32]: [4, true],
+  [DataType.DT_INT16]: [2, true],
+  [DataType.DT_QINT16]: [2, true],
+  [DataType.DT_UINT16]: [2, false],
+  [DataType.DT_QUINT16]: [2, false],
+  [DataType.DT_INT8]: [1, true],
+  [DataType.DT_QINT8]: [1, true],
+  [DataType.DT_UINT8]: [1, false],
+  [DataType.DT_QUINT8]: [1, false],
+}
+
 /**
  * `charge(bytes)` is told of every array about to be allocated for the values (not of
  * views of the file's bytes), and may refuse it by throwing (see fold/budget.ts).
@@ -156,18 +170,23 @@ export function tensorFromProto(t: TensorProto, file: string, node: string, char
     case DataType.DT_INT16:
     case DataType.DT_INT8:
     case DataType.DT_UINT8:
-    case DataType.DT_UINT16: {
+    case DataType.DT_UINT16:
+    // Quantized types (weights before a Dequantize): their integers, as TF stores them.
+    case DataType.DT_QINT8:
+    case DataType.DT_QUINT8:
+    case DataType.DT_QINT16:
+    case DataType.DT_QUINT16:
+    case DataType.DT_QINT32: {
       if (hasContent) {
-        const width = dtype === DataType.DT_INT32 ? 4 : dtype === DataType.DT_INT16 || dtype === DataType.DT_UINT16 ? 2 : 1
+        const [width, signed] = INTEGER_LAYOUT[dtype]
         contentSize(width)
         const dv = new DataView(content!.buffer, content!.byteOffset, content!.byteLength)
         const out = f64()
         for (let i = 0; i < n; i++) {
           out[i] =
-            dtype === DataType.DT_INT32 ? dv.getInt32(i * 4, true)
-            : dtype === DataType.DT_INT16 ? dv.getInt16(i * 2, true)
-            : dtype === DataType.DT_UINT16 ? dv.getUint16(i * 2, true)
-            : dtype === DataType.DT_INT8 ? dv.getInt8(i)
+            width === 4 ? dv.getInt32(i * 4, true)
+            : width === 2 ? (signed ? dv.getInt16(i * 2, true) : dv.getUint16(i * 2, true))
+            : signed ? dv.getInt8(i)
             : dv.getUint8(i)
         }
         return { dtype, shape, data: out }

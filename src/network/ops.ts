@@ -165,6 +165,47 @@ function weighted(b: Builder, n: NodeDef): void {
   b.set(n, { t: 'image', image, h: ys.out, w: xs.out, c: info.outputChannels, nchw })
 }
 
+/**
+ * Conv2DBackpropInput(input_sizes, filter, out_backprop) with a planned layer: an
+ * MPSCNNConvolutionTranspose (docs/network.md). The destination has input_sizes' height and
+ * width; TF's result[y] sums out_backprop[oy] * filter[ky] over oy * s + ky - before = y, which
+ * is a convolution of the intermediate image (stride - 1 zeros between source pixels) with the
+ * filter rotated by 180 degrees (fold/layers.ts), whose window for destination pixel 0 starts
+ * at `before - (k - 1)`: its centre, the kernel offset, is that plus floor(k / 2).
+ */
+function transposed(b: Builder, n: NodeDef): void {
+  const plan = b.layerAt.get(n.name)
+  if (!plan) return b.refuse(n, 'its filter is not constant, so it is not a layer')
+  const info = plan.info
+  const x = b.activation(n, 2)
+  if (!x) return b.refuse(n, b.notAnImage(n, 2))
+  if (x.t !== 'image') return b.refuse(n, 'its input is not an image')
+  const nchw = attrString(n, 'data_format', 'NHWC') === 'NCHW'
+  if (nchw !== x.nchw) return b.refuse(n, `its data_format ${nchw ? 'NCHW' : 'NHWC'} does not match its input's layout`)
+  const sizes = b.ints(n, 0)
+  if (!sizes || sizes.data.length !== 4) return b.refuse(n, 'its input_sizes are not known')
+  const [oh, ow] = nchw ? [sizes.data[2], sizes.data[3]] : [sizes.data[1], sizes.data[2]]
+  if (x.c !== info.inputChannels) b.error('SHAPE_MISMATCH', n.name, `the transposed convolution takes ${info.inputChannels} input channels but its input has ${x.c}`, 'The graph is inconsistent; export it again')
+  // The forward convolution of the destination must give the source's size (TF checks the same).
+  const ys = window(oh, info.kernelHeight, info.strideY, 1, info.padding)
+  const xs = window(ow, info.kernelWidth, info.strideX, 1, info.padding)
+  if (ys.out !== x.h || xs.out !== x.w) {
+    b.error('SHAPE_MISMATCH', n.name, `input_sizes ${oh} x ${ow} give a ${ys.out} x ${xs.out} forward convolution, but out_backprop is ${x.h} x ${x.w}`, 'The graph is inconsistent; export it again')
+  }
+  // window().offset = floor(k / 2) - before, so before = floor(k / 2) - offset.
+  const kernelOffset = (k: number, w: { offset: number }) => Math.floor(k / 2) - w.offset - (k - 1) + Math.floor(k / 2)
+  const folded = info.folded
+  const image = b.image(folded.length ? folded[folded.length - 1] : n.name, oh, ow, info.outputChannels)
+  const node = b.emit({
+    kind: 'convolutionTranspose', name: n.name, tf: [n.name, ...folded], source: x.image, destination: image,
+    offset: { x: 0, y: 0 }, kernelOffset: { x: kernelOffset(info.kernelWidth, xs), y: kernelOffset(info.kernelHeight, ys) }, edgeMode: 'zero', layer: info.name,
+    kernel: { width: info.kernelWidth, height: info.kernelHeight }, stride: { x: info.strideX, y: info.strideY },
+    dilation: { x: 1, y: 1 }, inputFeatureChannels: info.inputChannels, outputFeatureChannels: info.outputChannels, groups: 1,
+  })
+  for (const name of folded) b.foldedInto.set(name, node)
+  b.set(n, { t: 'image', image, h: oh, w: ow, c: info.outputChannels, nchw })
+}
+
 function pool(b: Builder, n: NodeDef): void {
   const v = b.value(n, 0)
   const padded = v.t === 'padded' ? v : null
@@ -323,6 +364,7 @@ export const OPS: Record<string, OpRule> = {
   Conv2D: { kind: 'convolution', run: weighted },
   DepthwiseConv2dNative: { kind: 'depthwiseConvolution', run: weighted },
   MatMul: { kind: 'fullyConnected', run: weighted },
+  Conv2DBackpropInput: { kind: 'convolutionTranspose', run: transposed },
   MaxPool: { kind: 'poolingMax', run: pool },
   AvgPool: { kind: 'poolingAverage', run: pool },
   Mean: { kind: 'poolingAverage', run: mean },
