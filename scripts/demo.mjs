@@ -5,7 +5,8 @@
  *    Inception v3, fixed seed; not committed),
  * 2. converts it with the CLI into playground/inception_v3_mini-mpscnn (printing the command,
  *    which can be run again) and prints the layers of the manifest.json it wrote,
- * 3. builds the playground with Vite into playground/dist (serve it with `npm run playground`).
+ * 3. runs `mpscnn verify` on that output: the converted network against the TensorFlow graph;
+ * 4. builds the playground with Vite into playground/dist (serve it with `npm run playground`).
  *
  * Needs tsx (the model generator is TypeScript) and a built dist/ (the CLI and the plugin).
  */
@@ -56,9 +57,20 @@ if (run.status !== 0) {
 console.log()
 printLayerTable(JSON.parse(fs.readFileSync(path.join(SAMPLE_CLI_OUT, 'manifest.json'), 'utf8')))
 
-// 3. The playground ---------------------------------------------------------------------
+// 3. Verify -----------------------------------------------------------------------------
 
-step(3, 'Playground build (Vite)')
+step(3, 'Verify: the converted network (MPS semantics) against the TensorFlow graph')
+const verifyArgs = ['verify', path.relative(REPO_ROOT, model.file), '--assets', path.relative(REPO_ROOT, SAMPLE_CLI_OUT), '--samples', '4']
+console.log(dim(`   $ npm run mpscnn -- ${verifyArgs.join(' ')}`))
+const verified = spawnSync(process.execPath, [path.join(REPO_ROOT, 'bin', 'mpscnn.js'), ...verifyArgs], { cwd: REPO_ROOT, stdio: ['ignore', 'inherit', 'inherit'] })
+if (verified.status !== 0) {
+  console.error(`demo: verify failed (${verified.signal ?? `exit code ${verified.status}`})`)
+  process.exit(1)
+}
+
+// 4. The playground ---------------------------------------------------------------------
+
+step(4, 'Playground build (Vite)')
 const { build } = await import('vite')
 await build({ root: PLAYGROUND_ROOT, configFile: PLAYGROUND_CONFIG, logLevel: 'warn' })
 const dist = path.join(PLAYGROUND_ROOT, 'dist')
