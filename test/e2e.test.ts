@@ -19,6 +19,8 @@ import { PLAYGROUND_CONFIG, PLAYGROUND_ROOT, REPO_ROOT, SAMPLE_SCALE, SAMPLE_SEE
 import { serve } from '../scripts/serve.mjs'
 import { expectFloatsClose } from './bundlers/helpers.js'
 import { makeInceptionV3_2015 } from './helpers/inception.js'
+import { convertModel } from '../src/fold/convert.js'
+import { buildNetwork } from '../src/network/index.js'
 
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium'
 const HAVE_CHROMIUM = fs.existsSync(CHROMIUM)
@@ -216,6 +218,53 @@ describe.skipIf(!HAVE_CHROMIUM)(`playground, built with vite.build${HAVE_CHROMIU
       await checkWeights(await response, layer)
       await checkHistogram(page, layer)
       expect(errors).toEqual([])
+    } finally {
+      await page.close()
+    }
+  })
+
+  it('lists the network: input, outputs and every node in encode order, with mixed_9’s channel offsets', async () => {
+    // The expected network, from the project's converter on the sample model's bytes.
+    const { bytes, file } = ensureSampleModel()
+    const model = convertModel(bytes, { file })
+    const network = buildNetwork(model.graph, file, model.plans)
+    expect(network.nodes.length).toBeGreaterThan(expected.length)
+    const { page, errors } = await openPage(url)
+    try {
+      const rows = page.locator('[data-testid="network-row"]')
+      await rows.first().waitFor()
+      const shown = await rows.evaluateAll((els) =>
+        els.map((e) => ({ kind: e.getAttribute('data-kind'), destination: e.getAttribute('data-destination'), offset: Number(e.getAttribute('data-channel-offset')), text: (e as HTMLElement).innerText })),
+      )
+      expect(shown.map((r) => [r.kind, r.destination, r.offset])).toEqual(network.nodes.map((n) => [n.kind, n.destination, n.destinationFeatureChannelOffset]))
+      // Each row names its source images and the destination's size.
+      network.nodes.forEach((n, i) => {
+        for (const src of Array.isArray(n.source) ? n.source : [n.source]) expect(shown[i].text, n.name).toContain(src)
+        const d = network.images[n.destination]
+        expect(shown[i].text, n.name).toContain(`${d.width}×${d.height}×${d.featureChannels}`)
+        if (n.layer) expect(shown[i].text, n.name).toContain(n.layer)
+      })
+
+      // mixed_9's branches write into its concat at their channel offsets, shown as `@n`.
+      const join = network.nodes.filter((n) => n.destination === 'mixed_9/join')
+      const offsets = join.map((n) => n.destinationFeatureChannelOffset)
+      expect(new Set(offsets).size, 'mixed_9 branches').toBeGreaterThan(2)
+      const joinRows = shown.filter((r) => r.destination === 'mixed_9/join')
+      expect(joinRows.map((r) => r.offset)).toEqual(offsets)
+      for (const r of joinRows) if (r.offset) expect(r.text).toContain(`@${r.offset}`)
+
+      // The input with its preprocessing, and the outputs.
+      const input = await page.getByTestId('network-input').innerText()
+      expect(input).toContain(network.inputs[0].image)
+      expect(input).toContain('0.0078125')
+      const outputs = await page.getByTestId('network-outputs').innerText()
+      for (const o of network.outputs) expect(outputs).toContain(o.image)
+      expect(errors).toEqual([])
+
+      // A weighted node's layer name selects that layer in the layer table.
+      const weighted = network.nodes.find((n) => n.layer && n.layer !== expected[0].name)!
+      await rows.nth(network.nodes.indexOf(weighted)).locator('button.link').click()
+      await expect.poll(() => page.locator(`[data-testid="layer-row"][data-layer="${weighted.layer}"]`).getAttribute('aria-selected')).toBe('true')
     } finally {
       await page.close()
     }

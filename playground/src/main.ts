@@ -6,42 +6,8 @@
 import './style.css'
 import model from './models/inception_v3_mini.pb'
 import { loadBias, loadWeights, type MpscnnLayer, type MpscnnLayerKind } from 'unplugin-mpscnn/runtime'
-
-// ---------------------------------------------------------------------------------------
-// Small DOM helpers (no framework: the bundle stays a few kilobytes)
-// ---------------------------------------------------------------------------------------
-
-type Child = Node | string | number | null | undefined | false
-type Attrs = Record<string, string | number | boolean | undefined>
-
-function setAttrs(el: Element, attrs: Attrs): void {
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === undefined || v === false) continue
-    el.setAttribute(k, v === true ? '' : String(v))
-  }
-}
-
-function append(el: Element, children: Child[]): void {
-  for (const c of children) {
-    if (c === null || c === undefined || c === false) continue
-    el.append(typeof c === 'number' ? String(c) : c)
-  }
-}
-
-function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Attrs = {}, ...children: Child[]): HTMLElementTagNameMap[K] {
-  const el = document.createElement(tag)
-  setAttrs(el, attrs)
-  append(el, children)
-  return el
-}
-
-const SVG_NS = 'http://www.w3.org/2000/svg'
-function s<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Attrs = {}, ...children: Child[]): SVGElementTagNameMap[K] {
-  const el = document.createElementNS(SVG_NS, tag)
-  setAttrs(el, attrs)
-  append(el, children)
-  return el
-}
+import { h, s } from './dom.js'
+import { networkPanel } from './network-panel.js'
 
 // ---------------------------------------------------------------------------------------
 // Formatting
@@ -493,7 +459,15 @@ function select(name: string, updateHash: boolean): void {
 
 app.replaceChildren(
   header,
-  h('main', { class: 'wrap' }, totalsEl, chartSection, h('div', { class: 'split' }, tableSection, h('aside', { class: 'side' }, detail))),
+  h(
+    'main',
+    { class: 'wrap' },
+    totalsEl,
+    chartSection,
+    h('div', { class: 'split' }, tableSection, h('aside', { class: 'side' }, detail)),
+    // The network's encodes; a layer name selects that layer above.
+    model.network ? networkPanel(model.network, (name) => select(name, true)) : null,
+  ),
   h('footer', { class: 'foot' }, `${model.source} → ${totals.files} MPSCNN files, converted at build time by unplugin-mpscnn. `, h('code', {}, 'loadWeights(layer)'), ' from ', h('code', {}, 'unplugin-mpscnn/runtime'), ' fetches one layer on demand.'),
 )
 renderChart()
