@@ -12,7 +12,8 @@ await build({
   target: 'node20',
   logLevel: 'warning',
   // TensorFlow.js (mpscnn verify) is an optional peer dependency, loaded from node_modules when present.
-  external: ['@tensorflow/*'],
+  // The picture decoders of `mpscnn verify --image` (dependencies) load from node_modules, and only then.
+  external: ['@tensorflow/*', 'jpeg-js', 'pngjs'],
   // protobufjs is CommonJS and requires optional modules at run time.
   // protobufjs hands int64 values back as long.js Longs when `long` can be loaded, and as
   // numbers otherwise; binary.ts turns them into numbers either way, so the CLI leaves

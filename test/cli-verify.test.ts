@@ -1,12 +1,15 @@
 /**
  * `mpscnn verify` (src/cli/verify.ts), the built CLI as a process: in memory, on a folder written
- * by `mpscnn convert` (--assets), and on that folder after its manifest.json was edited by hand.
+ * by `mpscnn convert` (--assets), and on that folder after its manifest.json was edited by hand;
+ * pictures (--image), a PNG and a JPEG written by the decoders' own encoders.
  */
 import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import jpeg from 'jpeg-js'
+import { PNG } from 'pngjs'
 import { afterAll, describe, expect, it } from 'vitest'
 import { attr, GraphBuilder } from './helpers/graph-builder.js'
 import { mulberry32 } from './helpers/inception.js'
@@ -64,6 +67,47 @@ describe('mpscnn verify', () => {
     expect(bad.stdout).toContain('mpscnn: FAILED')
     expect(bad.stdout).toContain('first diverging node "pool"')
     expect(bad.stdout).toContain('"edgeMode":"zero"')
+  })
+
+  it('--image: a PNG (grey + alpha gradient, 5 x 9) and a JPEG (colour, 16 x 12) are two more samples, named in the table and the JSON', () => {
+    const png = new PNG({ width: 5, height: 9 })
+    for (let i = 0; i < 5 * 9; i++) png.data.set([i * 5, i * 5, i * 5, 255 - i], i * 4)
+    const pngFile = path.join(TMP, 'grey.png')
+    fs.writeFileSync(pngFile, PNG.sync.write(png))
+    const rgba = Buffer.alloc(16 * 12 * 4)
+    for (let i = 0; i < 16 * 12; i++) rgba.set([(i * 7) % 256, (i * 13) % 256, 255 - (i % 256), 255], i * 4)
+    const jpgFile = path.join(TMP, 'colour.jpg')
+    fs.writeFileSync(jpgFile, jpeg.encode({ width: 16, height: 12, data: rgba }, 90).data)
+
+    const p = mpscnn('verify', file, '--samples', '1', '--image', pngFile, '--image', jpgFile, '--json')
+    expect(p.stderr).toBe('')
+    expect(p.status).toBe(0)
+    const report = JSON.parse(p.stdout)
+    expect(report).toMatchObject({ ok: true, samples: 3, outputs: [{ tfNode: 'prob' }] })
+    expect(report.inputs.map((s: { input: string }) => s.input)).toEqual(['seed 1 #0', 'grey.png', 'colour.jpg'])
+    for (const s of report.inputs) expect(s.maxRel).toBeLessThanOrEqual(report.tolerance)
+
+    const text = mpscnn('verify', file, '--samples', '1', '--image', jpgFile)
+    expect(text.status).toBe(0)
+    expect(text.stdout).toMatch(/prob\s+\S+\s+\S+\s+2\/2\s+2\/2/)
+    expect(text.stdout).toMatch(/image colour\.jpg: max rel \S+, top-1 agrees/)
+  })
+
+  it('--image on a file that is not a picture, or a damaged PNG: one NOT_AN_IMAGE line naming it (exit 1)', () => {
+    const txt = path.join(TMP, 'notes.txt')
+    fs.writeFileSync(txt, 'not a picture\n')
+    const p = mpscnn('verify', file, '--image', txt)
+    expect(p.status).toBe(1)
+    expect(p.stdout).toBe('')
+    expect(p.stderr.trim().split('\n')).toHaveLength(1)
+    expect(p.stderr).toContain(`${txt}: is not a JPEG or PNG file`)
+
+    const cut = path.join(TMP, 'cut.png')
+    const png = new PNG({ width: 4, height: 4 })
+    fs.writeFileSync(cut, PNG.sync.write(png).subarray(0, 40))
+    const q = mpscnn('verify', file, '--image', cut)
+    expect(q.status).toBe(1)
+    expect(q.stderr).toContain(`${cut}: the PNG decoder refused it`)
   })
 
   it('usage errors: exit 2 with one line', () => {

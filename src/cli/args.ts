@@ -105,6 +105,8 @@ export function didYouMean(given: string, known: string[], prefix = ''): string 
 interface Parsed {
   /** Each given flag's value: a string for a flag with a value, true for a switch. */
   values: Record<string, string | true>
+  /** Every value of each flag with a value, in order (a flag given several times: `--image a --image b`). */
+  lists: Record<string, string[]>
   positionals: string[]
   /** `-h` / `--help` was given: print the help, ignore the rest. */
   help: boolean
@@ -116,8 +118,9 @@ export function parseCommand(cmd: Command, args: string[]): Parsed {
   const options = Object.fromEntries(flags.map((f) => [f.name, { type: f.value ? ('string' as const) : ('boolean' as const), ...(f.short ? { short: f.short } : {}) }]))
   // Not strict: its errors are long and name no alternative; the tokens are checked here.
   const { tokens } = parseArgs({ args, options, strict: false, allowPositionals: true, tokens: true })
-  if (tokens.some((t) => t.kind === 'option' && t.name === 'help')) return { values: {}, positionals: [], help: true }
+  if (tokens.some((t) => t.kind === 'option' && t.name === 'help')) return { values: {}, lists: {}, positionals: [], help: true }
   const values: Record<string, string | true> = {}
+  const lists: Record<string, string[]> = {}
   const positionals: string[] = []
   for (const t of tokens) {
     if (t.kind === 'positional') positionals.push(t.value)
@@ -130,7 +133,10 @@ export function parseCommand(cmd: Command, args: string[]): Parsed {
     } else if (t.value === undefined || (!t.inlineValue && t.value.startsWith('-'))) {
       // `--out-dir --packed` is a forgotten value, not a folder named "--packed".
       throw new UsageError(`${t.rawName} needs a value (${t.rawName} ${flag.value})`, cmd)
-    } else values[flag.name] = t.value
+    } else {
+      values[flag.name] = t.value
+      ;(lists[flag.name] ??= []).push(t.value)
+    }
   }
-  return { values, positionals, help: false }
+  return { values, lists, positionals, help: false }
 }

@@ -5,4 +5,5 @@
  */
 export { createExecutor, type Executor, type ExecutorOptions, type ExecutorTensor, type RunOptions } from './executor.js'
 export type { Backend } from './backend.js'
-export { verify, TOLERANCE, type VerifyOptions, type VerifyReport, type OutputReport } from './verify.js'
+export { verify, TOLERANCE, type VerifyOptions, type VerifyReport, type OutputReport, type SampleReport } from './verify.js'
+export type { VerifyImage } from './image.js'

@@ -11,6 +11,7 @@ import { MpscnnError } from '../base/errors.js'
 import type { GraphDef } from '../graphdef/schema.js'
 import type { Backend } from './backend.js'
 import { createExecutor, type Executor, type ExecutorOptions } from './executor.js'
+import { imageInput, type VerifyImage } from './image.js'
 import { createReference, type Reference } from './reference.js'
 import { loadManifest } from '../runtime.js'
 
@@ -28,6 +29,20 @@ export interface VerifyOptions {
   backend?: Backend
   /** Passed to the executor (tensor URL base, fetch). */
   load?: ExecutorOptions['load']
+  /**
+   * Pictures checked after the seeded inputs, one sample each: resized to the input (bilinear),
+   * raw values (0..255) through the input's `preprocess` (src/execute/image.ts). @default []
+   */
+  images?: VerifyImage[]
+}
+
+export interface SampleReport {
+  /** `seed S #i` for a seeded input, the picture's name otherwise. */
+  input: string
+  /** The largest relative difference over the outputs. */
+  maxRel: number
+  /** Whether top-1 agrees on every output. */
+  top1: boolean
 }
 
 export interface OutputReport {
@@ -48,6 +63,8 @@ export interface VerifyReport {
   tolerance: number
   precision: 'float32' | 'float16'
   outputs: OutputReport[]
+  /** Every sample (seeded inputs, then pictures), in order. */
+  inputs: SampleReport[]
   /** When it fails: the first node whose image exceeds the tolerance, with its MPS parameters. */
   firstDivergence?: { node: string; image: string; maxRel: number; parameters: Partial<MpscnnNetworkNode> }
 }
@@ -99,7 +116,11 @@ export async function verify(graphDef: GraphDef, manifest: MpscnnManifest, optio
   const tolerance = options.tolerance ?? TOLERANCE[manifest.precision]
   if (!(tolerance >= 0)) throw new TypeError(`unplugin-mpscnn: option tolerance must be a number >= 0, got ${JSON.stringify(tolerance)}`)
   const backend = options.backend ?? 'cpu'
+  const images = options.images ?? []
+  if (!Array.isArray(images)) throw new TypeError(`unplugin-mpscnn: option images must be an array of { name, width, height, channels, data }, got ${typeof images}`)
   const input = net.inputs[0]
+  const { width: iw, height: ih, featureChannels: ic } = net.images[input.image]
+  const raws = images.map((img) => ({ name: img.name, raw: imageInput(img, ih, iw, ic) }))
   const ex = await createExecutor(manifest, { backend, load: options.load })
   let ref: Reference
   try {
@@ -110,16 +131,23 @@ export async function verify(graphDef: GraphDef, manifest: MpscnnManifest, optio
   }
   try {
     const outputs: OutputReport[] = net.outputs.map((o) => ({ image: o.image, tfNode: o.tfNode, maxAbs: 0, maxRel: 0, top1: 0, top5: 0 }))
-    const rand = prng(options.seed ?? 1)
+    const seed = options.seed ?? 1
+    const rand = prng(seed)
     const size = ex.inputShape.reduce((a, b) => a * b, 1)
     const c = ex.inputShape[3]
+    const p = input.preprocess
+    const pre = (v: number, i: number) => (p ? v * p.scale[i % c] + p.bias[i % c] : v)
+    const inputs: SampleReport[] = []
     let failing: Float32Array | undefined
-    for (let s = 0; s < samples; s++) {
-      // With preprocessing, raw pixels in [0, 255] through it; otherwise values in [-1, 1].
-      const p = input.preprocess
-      const x = Float32Array.from({ length: size }, (_, i) => (p ? rand() * 255 * p.scale[i % c] + p.bias[i % c] : rand() * 2 - 1))
-      const got = await ex.run(x)
+    for (let s = 0; s < samples + raws.length; s++) {
+      const picture = raws[s - samples]
+      // A picture: the executor applies preprocess itself, the reference is fed after it.
+      // Seeded: with preprocessing, raw pixels in [0, 255] through it; otherwise values in [-1, 1].
+      const x = picture ? picture.raw.map(pre) : Float32Array.from({ length: size }, (_, i) => (p ? pre(rand() * 255, i) : rand() * 2 - 1))
+      const got = picture ? await ex.run(picture.raw, { preprocess: true }) : await ex.run(x)
       const want = await ref.run(x, ex.inputShape)
+      const sample: SampleReport = { input: picture ? picture.name : `seed ${seed} #${s}`, maxRel: 0, top1: true }
+      inputs.push(sample)
       let bad = false
       net.outputs.forEach((o, k) => {
         const g = got.get(o.image)!.data
@@ -128,13 +156,15 @@ export async function verify(graphDef: GraphDef, manifest: MpscnnManifest, optio
         const r = outputs[k]
         r.maxAbs = Math.max(r.maxAbs, d.maxAbs)
         r.maxRel = Math.max(r.maxRel, d.maxRel)
+        sample.maxRel = Math.max(sample.maxRel, d.maxRel)
         if (g.length === w.length && topK(g, 1)[0] === topK(w, 1)[0]) r.top1++
+        else sample.top1 = false
         if (g.length === w.length && topK(g, 5).sort().join() === topK(w, 5).sort().join()) r.top5++
         if (!(d.maxRel <= tolerance)) bad = true
       })
       if (bad) failing ??= x
     }
-    const report: VerifyReport = { ok: failing === undefined, samples, tolerance, precision: manifest.precision, outputs }
+    const report: VerifyReport = { ok: failing === undefined, samples: samples + raws.length, tolerance, precision: manifest.precision, outputs, inputs }
     if (failing) report.firstDivergence = await firstDivergence(manifest, failing, tolerance, ex, ref)
     return report
   } finally {
