@@ -114,5 +114,8 @@ describe('mpscnn verify', () => {
     const p = mpscnn('verify', file, '--samples', '0')
     expect(p.status).toBe(2)
     expect(p.stderr).toContain('--samples must be an integer >= 1')
+    const q = mpscnn('verify', file, '--image', 'missing.png')
+    expect(q.status).toBe(2)
+    expect(q.stderr).toContain('--image missing.png: no such file')
   })
 })
