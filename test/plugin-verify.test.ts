@@ -4,11 +4,16 @@
  * or from the cache; a build beyond the tolerance fails naming the model and the first
  * diverging node; and a conversion whose weights were scaled fails verification.
  */
+import { spawnSync } from 'node:child_process'
+import fs from 'node:fs'
+import { createRequire } from 'node:module'
+import path from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { resolveOptions } from '../src/plugin/options.js'
 import { attr, GraphBuilder } from './helpers/graph-builder.js'
 import { mulberry32 } from './helpers/inception.js'
-import { errorText, importDist, makeApp, rejection, removeApps, type App } from './bundlers/helpers.js'
+import { DIST, errorText, importDist, makeApp, rejection, removeApps, type App } from './bundlers/helpers.js'
 
 let rollup: (typeof import('rollup'))['rollup']
 let mpscnn: (typeof import('../src/plugin/rollup.js'))['default']
@@ -23,6 +28,7 @@ beforeAll(async () => {
 })
 afterAll(removeApps)
 
+const require = createRequire(import.meta.url)
 const T = { T: attr.type('DT_FLOAT') }
 
 /** x (7 x 7 x 3) -> conv 3x3 SAME + Relu -> average pool 3x3 SAME -> conv 1x1 stride 2 -> softmax. */
@@ -87,6 +93,35 @@ describe('the plugin option verify', () => {
     const e = await rejection(core.verifyModel(app.model, 'model.pb', assets, { samples: 2, seed: 1, tolerance: undefined, backend: 'cpu' }))
     expect((e as { code?: string }).code).toBe('VERIFY_FAILED')
     expect(e.message).toMatch(/^model\.pb: verify: output "prob" .* first diverging node "c2"/)
+  })
+
+  it('a build without verify never loads src/execute nor TensorFlow.js; with it, both are loaded', () => {
+    const app = makeApp({ model: model() })
+    const log = path.join(app.dir, 'resolved.txt')
+    // A module resolve hook (node:module register) records every module the build process loads.
+    fs.writeFileSync(
+      path.join(app.dir, 'hooks.mjs'),
+      `import fs from 'node:fs'\nexport async function resolve(s, c, next) { const r = await next(s, c); fs.appendFileSync(${JSON.stringify(log)}, r.url + '\\n'); return r }\n`,
+    )
+    fs.writeFileSync(path.join(app.dir, 'register.mjs'), `import { register } from 'node:module'\nregister(${JSON.stringify(pathToFileURL(path.join(app.dir, 'hooks.mjs')).href)})\n`)
+    const rollupUrl = pathToFileURL(require.resolve('rollup')).href
+    const pluginUrl = pathToFileURL(path.join(DIST, 'plugin/rollup.js')).href
+    const script = (verify: boolean) =>
+      `const { rollup } = await import(${JSON.stringify(rollupUrl)}); const { default: m } = await import(${JSON.stringify(pluginUrl)});` +
+      `const b = await rollup({ input: ${JSON.stringify(app.entry)}, plugins: [m({ cache: false, verify: ${verify ? '{ samples: 1 }' : 'false'} })], onLog() {} }); await b.generate({ format: 'es' }); await b.close()`
+    const run = (verify: boolean) => {
+      fs.rmSync(log, { force: true })
+      const p = spawnSync(process.execPath, ['--no-warnings', '--import', pathToFileURL(path.join(app.dir, 'register.mjs')).href, '--input-type=module', '-e', script(verify)], { cwd: app.dir, encoding: 'utf8' })
+      expect(p.stderr).toBe('')
+      expect(p.status).toBe(0)
+      return fs.readFileSync(log, 'utf8').split('\n')
+    }
+    const off = run(false)
+    expect(off.some((u) => u.endsWith('/plugin/rollup.js'))).toBe(true)
+    expect(off.filter((u) => /\/execute\/|@tensorflow/.test(u))).toEqual([])
+    const on = run(true)
+    expect(on.some((u) => u.endsWith('/execute/verify.js'))).toBe(true)
+    expect(on.some((u) => u.includes('@tensorflow/tfjs-core'))).toBe(true)
   })
 
   it('validates the option', () => {
