@@ -16,8 +16,8 @@ const SRC = fileURLToPath(new URL('../src/', import.meta.url))
 const LAYERS = ['base', 'graphdef', 'fold', 'network', 'emit', 'io', 'pipeline', 'parallel', 'plugin', 'cli'] as const
 type Layer = (typeof LAYERS)[number]
 const APP_FACING: Record<string, readonly string[]> = { 'runtime.ts': ['base'], execute: ['base', 'graphdef', 'fold', 'runtime.ts'] }
-/** Beyond the layers below: `mpscnn verify` runs the executor and the reference. */
-const ALSO: Record<string, readonly string[]> = { cli: ['execute'] }
+/** Beyond the layers below: `mpscnn verify` and the plugin's `verify` option run the executor and the reference. */
+const ALSO: Record<string, readonly string[]> = { cli: ['execute'], plugin: ['execute'] }
 
 function sources(dir = SRC): string[] {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {

@@ -67,7 +67,7 @@ describe('option validation when the plugin is created', () => {
     expect((await refusal({ CacheDir: 'x' })).message).toContain('Did you mean "cacheDir"?')
     // Nothing close: the known names are listed instead.
     expect((await refusal({ compression: 'zstd' })).message).toBe(
-      'unplugin-mpscnn: unknown option "compression". Known: include, exclude, hash, packed, align, precision, dts, cache, cacheDir, cacheMaxBytes, quiet, maxExpansion, network, inputShape, outputs',
+      'unplugin-mpscnn: unknown option "compression". Known: include, exclude, hash, packed, align, precision, dts, cache, cacheDir, cacheMaxBytes, quiet, maxExpansion, network, inputShape, outputs, verify',
     )
   })
 

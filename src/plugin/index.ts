@@ -12,6 +12,7 @@ import { createEmitter, type Emitter } from './bundler.js'
 import { makeIdFiltersToMatchWithQuery } from 'unplugin/utils/filter'
 import { importVariant, isModelPath, parseImportQuery, resolveOptions, splitId, type Options, type ResolvedOptions } from './options.js'
 import { DevAssets } from './dev-server.js'
+import { verifyModel } from './verify-model.js'
 
 export type { Options } from './options.js'
 export type { MpscnnLayer, MpscnnManifest, MpscnnNetwork, MpscnnNetworkNode, MpscnnTensor } from '../base/manifest-types.js'
@@ -67,12 +68,15 @@ export const unpluginFactory: UnpluginFactory<Options | undefined> = (rawOptions
         const state = stateOf(this)
         let model: LoadedModel
         let variant = ''
+        let verified: string | undefined
         try {
           const perImport = parseImportQuery(query, displayPath(file, state.root))
           if (!perImport) return null // `model.pb?url`, `?raw`: the bundler's own
           variant = importVariant(perImport)
           this.addWatchFile(file)
           model = await loadModel(file, { ...state.options, ...perImport }, state.root, (m) => this.warn(m))
+          // src/execute (TensorFlow.js) is loaded by verifyModel, only when the option is on.
+          if (state.options.verify) verified = await verifyModel(file, displayPath(file, state.root), model.assets, state.options.verify)
         } catch (e) {
           if (isMpscnnError(e)) {
             // One line, no stack: the message names the file, the node and the fix.
@@ -89,6 +93,7 @@ export const unpluginFactory: UnpluginFactory<Options | undefined> = (rawOptions
         }
         for (const w of model.assets.warnings) this.warn(w)
         if (!state.options.quiet) state.logInfo(model.summary)
+        if (verified && !state.options.quiet) state.logInfo(verified)
         const { header, plan, files } = model.assets
         let urlOf: (name: string) => string
         if (dev) urlOf = dev.serve(id, header.sha256, files, variant)

@@ -96,6 +96,46 @@ export interface Options {
    * @default undefined (the graph's sinks: nodes whose value nobody reads)
    */
   outputs?: readonly string[]
+  /**
+   * After each model converts (or comes from the cache), run the converted network with MPS
+   * semantics against the original graph on TensorFlow.js (as `mpscnn verify` does, the
+   * weights read from memory) and log `model.pb: verified, 8/8 top-1, max abs 3.1e-9`.
+   * Beyond the tolerance the build fails (VERIFY_FAILED) naming the first diverging node.
+   * Needs the optional peer dependencies `@tensorflow/tfjs-core`, `-backend-cpu`,
+   * `-converter` (and `-backend-wasm` for `backend: 'wasm'`), else MISSING_DEPENDENCY; and
+   * the network description (`network` not false). An object sets `samples` (seeded random
+   * inputs, a positive integer, default 8), `seed` (an integer >= 0, default 1), `tolerance`
+   * (max relative difference, default 1e-4 for float32, 2e-2 for float16) and `backend`
+   * (`'cpu'`, the default, or `'wasm'`).
+   * @default false
+   */
+  verify?: boolean | { samples?: number; seed?: number; tolerance?: number; backend?: 'cpu' | 'wasm' }
+}
+
+/** The `verify` option resolved: what src/execute/verify.ts takes. */
+export interface VerifySettings {
+  samples: number
+  seed: number
+  tolerance: number | undefined
+  backend: 'cpu' | 'wasm'
+}
+
+const VERIFY_KEYS: Record<string, (v: unknown) => boolean> = {
+  samples: (v) => Number.isSafeInteger(v) && (v as number) >= 1,
+  seed: (v) => Number.isSafeInteger(v) && (v as number) >= 0,
+  tolerance: (v) => typeof v === 'number' && v >= 0,
+  backend: (v) => v === 'cpu' || v === 'wasm',
+}
+
+const acceptsVerify = (v: unknown): boolean =>
+  typeof v === 'boolean' ||
+  (typeof v === 'object' && v !== null && !Array.isArray(v) && Object.entries(v).every(([k, x]) => x === undefined || VERIFY_KEYS[k]?.(x) === true))
+
+/** The `verify` option (validated by ACCEPTS) with its defaults, or false. */
+function resolveVerify(v: Options['verify']): VerifySettings | false {
+  if (!v) return false
+  const o = v === true ? {} : v
+  return { samples: o.samples ?? 8, seed: o.seed ?? 1, tolerance: o.tolerance, backend: o.backend ?? 'cpu' }
 }
 
 /** What shapes the network description. */
@@ -134,6 +174,7 @@ export interface ResolvedOptions {
   maxExpansion: number
   quiet: boolean
   network: NetworkSettings
+  verify: VerifySettings | false
 }
 
 const PLUGIN = 'unplugin-mpscnn'
@@ -158,6 +199,8 @@ const ACCEPTS: { [K in keyof Required<Options>]: (v: unknown) => string | undefi
   network: (v) => (typeof v === 'boolean' ? undefined : 'true or false'),
   inputShape: (v) => (Array.isArray(v) && v.length === 3 && v.every((d) => Number.isSafeInteger(d) && d > 0) ? undefined : '[height, width, channels], three positive integers'),
   outputs: (v) => (Array.isArray(v) && v.length > 0 && v.every((s) => typeof s === 'string' && s.length > 0 && !s.startsWith('^')) ? undefined : 'a non-empty list of node names'),
+  verify: (v) =>
+    acceptsVerify(v) ? undefined : "true, false or { samples?: a positive integer, seed?: an integer >= 0, tolerance?: a number >= 0, backend?: 'cpu' | 'wasm' }",
 }
 
 /** Edit distance (insertions, deletions, substitutions), case-insensitive. */
@@ -222,6 +265,7 @@ export function resolveOptions(options: Options = {}, root = process.cwd()): Res
     maxExpansion,
     quiet: options.quiet ?? false,
     network: resolveNetworkOptions(options),
+    verify: resolveVerify(options.verify),
   }
 }
 
