@@ -277,7 +277,7 @@ describe.skipIf(!HAVE_CHROMIUM)(`playground, built with vite.build${HAVE_CHROMIU
       await page.close()
     }
   })
-  it('runs the model in the browser on the wasm backend: the seeded input gives the Node executor’s output within 1e-5, with top-5 and a bar per node', async () => {
+  it('runs the model in the browser on the wasm backend: the seeded input and a dropped image give the Node executor’s output within 1e-5, with top-5 and a bar per node', async () => {
     // Node: the sample model converted as the plugin converts it, run by the executor on the same seeded input.
     const { bytes, file } = ensureSampleModel()
     const dir = path.join(tmp, 'node-run')
@@ -320,6 +320,40 @@ describe.skipIf(!HAVE_CHROMIUM)(`playground, built with vite.build${HAVE_CHROMIU
       const bars = panel.locator('[data-testid="node-times"] rect.time-bar')
       expect(await bars.evaluateAll((els) => els.map((e) => e.getAttribute('data-node')))).toEqual(net.nodes.map((n) => n.name))
       for (const h of await bars.evaluateAll((els) => els.map((e) => Number(e.getAttribute('height'))))) expect(h).toBeGreaterThan(0)
+
+      // A dropped image (a lossless PNG at the input size, so no resampling): decoded by the
+      // browser, fed raw with preprocess; the Node executor on the same pixels agrees.
+      const [, height, width, channels] = ex.inputShape
+      const pixel = (x: number, y: number, c: number) => (x * 7 + y * 13 + c * 50) % 256
+      const raw = new Float32Array(height * width * channels)
+      for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) for (let c = 0; c < channels; c++) raw[(y * width + x) * channels + c] = pixel(x, y, c)
+      const ex2 = await createExecutor(manifest, { backend: 'wasm' })
+      let wantImage: Float32Array
+      try {
+        wantImage = (await ex2.run(raw, { preprocess: true })).get(output)!.data
+      } finally {
+        ex2.dispose()
+      }
+      await page.getByTestId('run-drop').evaluate(async (el, { width, height }) => {
+        const canvas = document.createElement('canvas')
+        canvas.width = width
+        canvas.height = height
+        const ctx = canvas.getContext('2d')!
+        const img = ctx.createImageData(width, height)
+        for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) for (let c = 0; c < 4; c++) img.data[(y * width + x) * 4 + c] = c === 3 ? 255 : (x * 7 + y * 13 + c * 50) % 256
+        ctx.putImageData(img, 0, 0)
+        const blob = await new Promise<Blob>((resolve) => canvas.toBlob((b) => resolve(b!), 'image/png'))
+        const dt = new DataTransfer()
+        dt.items.add(new File([blob], 'pattern.png', { type: 'image/png' }))
+        el.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }))
+      }, { width, height })
+      await expect.poll(() => page.getByTestId('run-status').innerText(), { timeout: 60_000 }).toMatch(/^(Ran .* on pattern\.png|Failed)/)
+      await page.locator('[data-testid="run-panel"][data-state="done"] pre[data-input="pattern.png"]').waitFor({ state: 'attached', timeout: 5_000 })
+      const gotImage = JSON.parse((await panel.locator('pre[data-output]').textContent())!) as number[]
+      let maxImage = 0
+      for (let i = 0; i < gotImage.length; i++) maxImage = Math.max(maxImage, Math.abs(gotImage[i] - wantImage[i]))
+      expect(gotImage.length).toBe(wantImage.length)
+      expect(maxImage, 'max |browser - node| on the dropped image').toBeLessThanOrEqual(1e-5)
       expect(errors).toEqual([])
     } finally {
       await page.close()
