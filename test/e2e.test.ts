@@ -20,6 +20,11 @@ import { serve } from '../scripts/serve.mjs'
 import { expectFloatsClose } from './bundlers/helpers.js'
 import { makeInceptionV3_2015 } from './helpers/inception.js'
 import { convertModel } from '../src/fold/convert.js'
+import { createExecutor } from '../src/execute/executor.js'
+import { manifestJson } from '../src/emit/manifest.js'
+import { convertToAssets } from '../src/pipeline/convert-to-assets.js'
+import { loadManifest } from '../src/runtime.js'
+import { seededInput } from '../playground/src/seeded.js'
 import { buildNetwork } from '../src/network/index.js'
 
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium'
@@ -156,7 +161,10 @@ describe.skipIf(!HAVE_CHROMIUM)(`playground, built with vite.build${HAVE_CHROMIU
   it('emits one weights and one bias file per layer next to the bundle', () => {
     const assets = fs.readdirSync(path.join(outDir, 'assets'))
     expect(assets.filter((f) => f.endsWith('.dat'))).toHaveLength(expected.length * 2)
-    expect(assets.filter((f) => f.endsWith('.js'))).toHaveLength(1)
+    // One entry script; the Run panel's TensorFlow.js and the wasm backend's .wasm files are separate, loaded on Run.
+    const html = fs.readFileSync(path.join(outDir, 'index.html'), 'utf8')
+    expect([...html.matchAll(/<script\b[^>]*\bsrc="[^"]+\.js"/g)]).toHaveLength(1)
+    expect(assets.filter((f) => f.endsWith('.wasm')).length).toBeGreaterThan(0)
   })
 
   it('shows every layer, the bytes chart, and a layer’s weights on demand, without console errors', async () => {
@@ -265,6 +273,88 @@ describe.skipIf(!HAVE_CHROMIUM)(`playground, built with vite.build${HAVE_CHROMIU
       const weighted = network.nodes.find((n) => n.layer && n.layer !== expected[0].name)!
       await rows.nth(network.nodes.indexOf(weighted)).locator('button.link').click()
       await expect.poll(() => page.locator(`[data-testid="layer-row"][data-layer="${weighted.layer}"]`).getAttribute('aria-selected')).toBe('true')
+    } finally {
+      await page.close()
+    }
+  })
+  it('runs the model in the browser on the wasm backend: the seeded input and a dropped image give the Node executor’s output within 1e-5, with top-5 and a bar per node', async () => {
+    // Node: the sample model converted as the plugin converts it, run by the executor on the same seeded input.
+    const { bytes, file } = ensureSampleModel()
+    const dir = path.join(tmp, 'node-run')
+    fs.mkdirSync(dir, { recursive: true })
+    const assets = convertToAssets({ bytes, sha256: null }, path.basename(file), { packed: false, align: 256, precision: 'float32' })
+    for (const [name, data] of assets.files) fs.writeFileSync(path.join(dir, name), data)
+    fs.writeFileSync(path.join(dir, 'manifest.json'), manifestJson(assets.header, assets.plan, assets.network))
+    const manifest = await loadManifest(path.join(dir, 'manifest.json'))
+    const net = manifest.network!
+    const ex = await createExecutor(manifest, { backend: 'wasm' })
+    const output = net.outputs[0].image
+    let want: Float32Array
+    try {
+      want = (await ex.run(seededInput(ex.inputShape))).get(output)!.data
+    } finally {
+      ex.dispose()
+    }
+    expect(want.length).toBeGreaterThan(5)
+
+    const { page, errors } = await openPage(url)
+    try {
+      const panel = page.getByTestId('run-panel')
+      await panel.getByTestId('run-seeded').click()
+      await page.locator('[data-testid="run-panel"][data-state="done"]').waitFor({ timeout: 120_000 })
+      const pre = panel.locator('pre[data-output]')
+      expect(await pre.getAttribute('data-output')).toBe(output)
+      const got = Float32Array.from(JSON.parse((await pre.textContent())!) as number[])
+      expect(got.length).toBe(want.length)
+      let maxAbs = 0
+      for (let i = 0; i < got.length; i++) maxAbs = Math.max(maxAbs, Math.abs(got[i] - want[i]))
+      expect(maxAbs, 'max |browser - node|').toBeLessThanOrEqual(1e-5)
+
+      // Top-5: the five largest of the output, in order, with their probabilities.
+      const order = [...want.keys()].sort((a, b) => want[b] - want[a]).slice(0, 5)
+      const items = panel.locator('[data-testid="top5"] li')
+      expect(await items.evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-index'))))).toEqual(order)
+      expect(await items.first().innerText()).toContain(want[order[0]].toFixed(4))
+
+      // A bar per node, in encode order.
+      const bars = panel.locator('[data-testid="node-times"] rect.time-bar')
+      expect(await bars.evaluateAll((els) => els.map((e) => e.getAttribute('data-node')))).toEqual(net.nodes.map((n) => n.name))
+      for (const h of await bars.evaluateAll((els) => els.map((e) => Number(e.getAttribute('height'))))) expect(h).toBeGreaterThan(0)
+
+      // A dropped image (a lossless PNG at the input size, so no resampling): decoded by the
+      // browser, fed raw with preprocess; the Node executor on the same pixels agrees.
+      const [, height, width, channels] = ex.inputShape
+      const pixel = (x: number, y: number, c: number) => (x * 7 + y * 13 + c * 50) % 256
+      const raw = new Float32Array(height * width * channels)
+      for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) for (let c = 0; c < channels; c++) raw[(y * width + x) * channels + c] = pixel(x, y, c)
+      const ex2 = await createExecutor(manifest, { backend: 'wasm' })
+      let wantImage: Float32Array
+      try {
+        wantImage = (await ex2.run(raw, { preprocess: true })).get(output)!.data
+      } finally {
+        ex2.dispose()
+      }
+      await page.getByTestId('run-drop').evaluate(async (el, { width, height }) => {
+        const canvas = document.createElement('canvas')
+        canvas.width = width
+        canvas.height = height
+        const ctx = canvas.getContext('2d')!
+        const img = ctx.createImageData(width, height)
+        for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) for (let c = 0; c < 4; c++) img.data[(y * width + x) * 4 + c] = c === 3 ? 255 : (x * 7 + y * 13 + c * 50) % 256
+        ctx.putImageData(img, 0, 0)
+        const blob = await new Promise<Blob>((resolve) => canvas.toBlob((b) => resolve(b!), 'image/png'))
+        const dt = new DataTransfer()
+        dt.items.add(new File([blob], 'pattern.png', { type: 'image/png' }))
+        el.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }))
+      }, { width, height })
+      await expect.poll(() => page.getByTestId('run-status').innerText(), { timeout: 60_000 }).toMatch(/^(Ran .* on pattern\.png|Failed)/)
+      await page.locator('[data-testid="run-panel"][data-state="done"] pre[data-input="pattern.png"]').waitFor({ state: 'attached', timeout: 5_000 })
+      const gotImage = JSON.parse((await panel.locator('pre[data-output]').textContent())!) as number[]
+      let maxImage = 0
+      for (let i = 0; i < gotImage.length; i++) maxImage = Math.max(maxImage, Math.abs(gotImage[i] - wantImage[i]))
+      expect(gotImage.length).toBe(wantImage.length)
+      expect(maxImage, 'max |browser - node| on the dropped image').toBeLessThanOrEqual(1e-5)
+      expect(errors).toEqual([])
     } finally {
       await page.close()
     }

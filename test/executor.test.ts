@@ -247,6 +247,32 @@ describe('executor: mutations of the manifest change the result', () => {
     expect(tf.memory().numTensors).toBe(before)
   })
 
+  it('onNode: called once per node, in encode order, with a time; the outputs unchanged; no tensor left behind', async () => {
+    const tf = await import('@tensorflow/tfjs-core')
+    const m = await convert(bytes)
+    const ex = await createExecutor(m)
+    const x = randoms(6 * 6 * 4, 4)
+    const plain = await ex.run(x)
+    const before = tf.memory().numTensors
+    const calls: [string, number][] = []
+    const timed = await ex.run(x, { onNode: (name, ms) => calls.push([name, ms]) })
+    expect(calls.map(([n]) => n)).toEqual(m.network!.nodes.map((n) => n.name))
+    for (const [, ms] of calls) expect(Number.isFinite(ms) && ms >= 0).toBe(true)
+    const out = m.network!.outputs[0].image
+    expect(timed.get(out)!.data).toEqual(plain.get(out)!.data)
+    expect(tf.memory().numTensors).toBe(before)
+    await expect(ex.run(x, { onNode: 'log' as never })).rejects.toThrow(/onNode must be a function/)
+    ex.dispose()
+  })
+
+  it('wasmPaths: a folder or an object of URLs, anything else a TypeError', async () => {
+    const m = await convert(bytes)
+    await expect(createExecutor(m, { wasmPaths: 3 as never })).rejects.toThrow(/wasmPaths must be/)
+    await expect(createExecutor(m, { wasmPaths: { 'tfjs-backend-wasm.wasm': 1 } as never })).rejects.toThrow(/wasmPaths must be/)
+    const ex = await createExecutor(m, { wasmPaths: { 'tfjs-backend-wasm.wasm': 'x.wasm' } })
+    ex.dispose()
+  })
+
   it('the wrong input size: SHAPE_MISMATCH naming the input', async () => {
     const ex = await createExecutor(await convert(bytes))
     await expect(ex.run(new Float32Array(5))).rejects.toMatchObject({ code: 'SHAPE_MISMATCH', node: 'x' })

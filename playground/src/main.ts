@@ -8,6 +8,7 @@ import model from './models/inception_v3_mini.pb'
 import { loadBias, loadWeights, type MpscnnLayer, type MpscnnLayerKind } from 'unplugin-mpscnn/runtime'
 import { h, s } from './dom.js'
 import { networkPanel } from './network-panel.js'
+import { runPanel } from './run-panel.js'
 
 // ---------------------------------------------------------------------------------------
 // Formatting
@@ -467,6 +468,8 @@ app.replaceChildren(
     h('div', { class: 'split' }, tableSection, h('aside', { class: 'side' }, detail)),
     // The network's encodes; a layer name selects that layer above.
     model.network ? networkPanel(model.network, (name) => select(name, true)) : null,
+    // The network, run in the browser on the wasm backend.
+    model.network ? runPanel(model) : null,
   ),
   h('footer', { class: 'foot' }, `${model.source} → ${totals.files} MPSCNN files, converted at build time by unplugin-mpscnn. `, h('code', {}, 'loadWeights(layer)'), ' from ', h('code', {}, 'unplugin-mpscnn/runtime'), ' fetches one layer on demand.'),
 )

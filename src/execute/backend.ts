@@ -10,6 +10,9 @@ import { MpscnnError } from '../base/errors.js'
 
 export type Backend = 'cpu' | 'wasm'
 
+/** tfjs-backend-wasm's `setWasmPaths` argument: a folder URL prefix, or a URL per `.wasm` file name. */
+export type WasmPaths = string | Partial<Record<'tfjs-backend-wasm.wasm' | 'tfjs-backend-wasm-simd.wasm' | 'tfjs-backend-wasm-threaded-simd.wasm', string>>
+
 let core: Promise<typeof Tfc> | undefined
 
 /** tfjs-core with the cpu backend registered; MISSING_DEPENDENCY naming `file` when absent. */
@@ -36,7 +39,7 @@ let wasmReady: Promise<void> | undefined
 const inNode = (): boolean => typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string'
 
 /** Selects the backend (the wasm one loads its .wasm from its package's dist folder in Node, single-threaded). */
-export async function useBackend(tf: typeof Tfc, backend: Backend, file: string, wasmPaths?: string): Promise<void> {
+export async function useBackend(tf: typeof Tfc, backend: Backend, file: string, wasmPaths?: WasmPaths): Promise<void> {
   const missing = (why: string) =>
     new MpscnnError('MISSING_DEPENDENCY', file, `the TensorFlow.js ${backend} backend ${why}`, { hint: `npm i -D @tensorflow/tfjs-backend-${backend}` })
   if (backend === 'wasm') {

@@ -19,7 +19,7 @@ import type * as Tfc from '@tensorflow/tfjs-core'
 import { MpscnnError } from '../base/errors.js'
 import type { MpscnnLayer, MpscnnManifest, MpscnnNetworkNode, MpscnnNeuron } from '../base/manifest-types.js'
 import { loadBias, loadWeights, type LoadOptions } from '../runtime.js'
-import { loadCore, useBackend, type Backend } from './backend.js'
+import { loadCore, useBackend, type Backend, type WasmPaths } from './backend.js'
 import { neuron, window } from './mps.js'
 
 export interface ExecutorOptions {
@@ -27,13 +27,25 @@ export interface ExecutorOptions {
   backend?: Backend
   /** Where relative tensor URLs resolve (runtime.ts's LoadOptions.base), and the fetch to use. */
   load?: LoadOptions
-  /** Browser only: the folder holding tfjs-backend-wasm's `.wasm` files (Node uses the package's dist folder). */
-  wasmPaths?: string
+  /**
+   * Browser only: where tfjs-backend-wasm's `.wasm` files are, as the folder holding them
+   * (a URL prefix ending in `/`) or as one URL per file name (`{ 'tfjs-backend-wasm.wasm': url,
+   * 'tfjs-backend-wasm-simd.wasm': url, ... }`, e.g. from a bundler's `?url` imports). Node
+   * uses the package's dist folder.
+   */
+  wasmPaths?: WasmPaths
 }
 
 export interface RunOptions {
   /** The input is the raw image (before `inputs[0].preprocess`): apply `x * scale[c] + bias[c]` first. @default false */
   preprocess?: boolean
+  /**
+   * Called after each node with its name and the milliseconds it took (`performance.now()`
+   * around its encode, the data it wrote awaited), in encode order. Waiting for the data makes
+   * the time the node's own on any backend, at the cost of one sync per node: leave it out when
+   * only the outputs matter.
+   */
+  onNode?: (name: string, ms: number) => void
 }
 
 export interface ExecutorTensor {
@@ -73,6 +85,7 @@ export async function createExecutor(model: MpscnnManifest, options: ExecutorOpt
   const file = typeof model?.source === 'string' ? model.source : 'model'
   const backend = options.backend ?? 'cpu'
   if (backend !== 'cpu' && backend !== 'wasm') throw new TypeError(`unplugin-mpscnn: option backend must be 'cpu' or 'wasm', got ${JSON.stringify(backend)}`)
+  checkWasmPaths(options.wasmPaths)
   const net = model?.network
   const bad = (problem: string, node?: string, hint = 'Convert the model again (without --layers-only / network: false)'): MpscnnError =>
     new MpscnnError('BAD_MANIFEST', file, problem, { node, hint })
@@ -123,6 +136,7 @@ export async function createExecutor(model: MpscnnManifest, options: ExecutorOpt
 
   const execute = async (x: Float32Array, run: RunOptions, all: boolean): Promise<Map<string, ExecutorTensor>> => {
     const size = inputShape.reduce((a, b) => a * b, 1)
+    if (run.onNode !== undefined && typeof run.onNode !== 'function') throw new TypeError(`unplugin-mpscnn: run option onNode must be a function, got ${typeof run.onNode}`)
     if (!(x instanceof Float32Array) || x.length !== size) {
       throw new MpscnnError('SHAPE_MISMATCH', file, `the input has ${(x as { length?: number })?.length} values but the network input ${JSON.stringify(input.image)} is [${inputShape.join(', ')}] (${size} values, a Float32Array in NHWC order)`, { node: input.tfNode })
     }
@@ -139,9 +153,15 @@ export async function createExecutor(model: MpscnnManifest, options: ExecutorOpt
         }
       }
       images.write(input.image, t, 0)
+      const now = (): number => globalThis.performance.now()
       for (const [i, n] of net.nodes.entries()) {
+        const start = run.onNode ? now() : 0
         const out = tf.tidy(() => encode(tf, n, images, weights.get(n.name), bad))
         if (n.kind !== 'concatenation') images.write(n.destination, out as Tensor4, n.destinationFeatureChannelOffset ?? 0) // a concatenation wrote its parts
+        if (run.onNode) {
+          await images.read(n.destination).data()
+          run.onNode(n.name, now() - start)
+        }
         // Bounded memory: without runWithImages, an image goes once nothing later uses it.
         if (!all) for (const name of lastUse.get(i) ?? []) images.drop(name)
       }
@@ -164,6 +184,13 @@ export async function createExecutor(model: MpscnnManifest, options: ExecutorOpt
     runWithImages: (x, o = {}) => execute(x, o, true),
     dispose: disposeAll,
   }
+}
+
+/** TypeError unless `wasmPaths` is absent, a string, or an object of strings. */
+function checkWasmPaths(p: unknown): void {
+  if (p === undefined || typeof p === 'string') return
+  if (p !== null && typeof p === 'object' && !Array.isArray(p) && Object.values(p).every((v) => typeof v === 'string')) return
+  throw new TypeError(`unplugin-mpscnn: option wasmPaths must be a folder URL or an object of file name -> URL strings, got ${JSON.stringify(p)}`)
 }
 
 /** A weighted node's filter in tfjs's layout and its bias. */

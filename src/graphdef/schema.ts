@@ -8,7 +8,6 @@
  * Binary models are decoded by binary.ts on protobufjs' Reader alone; the reflection of
  * this descriptor (`reflection()`) is built on first use, by the text-format parser.
  */
-import { createRequire } from 'node:module'
 import type * as Protobuf from 'protobufjs'
 
 export const DataType = {
@@ -143,6 +142,9 @@ let reflected: Reflection | undefined
 /** The schema as protobufjs reflection, built on first use (loading protobufjs/light then). */
 export function reflection(): Reflection {
   if (!reflected) {
+    // Node's require without a static `node:module` import, which would break this module's
+    // loading in a browser (the executor's entry imports it, and never calls this).
+    const { createRequire } = process.getBuiltinModule('node:module')
     const protobuf = createRequire(import.meta.url)('protobufjs/light.js') as typeof Protobuf
     const root = protobuf.Root.fromJSON(descriptor)
     reflected = { protobuf, root, GraphDefType: root.lookupType('tensorflow.GraphDef') }
