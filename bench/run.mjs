@@ -643,6 +643,20 @@ await step('f. CLI start-up: mpscnn --version vs node -e 0', async () => {
   keepSamples('f. node -e 0 ms', samples.node)
 })
 
+await step('g. the converted network (executor) vs the original graph (tfjs-converter), and mpscnn verify', async () => {
+  // Its own process (bench/execute.mjs): TensorFlow.js's memory stays out of the other measures.
+  const r = spawnSync(process.execPath, [path.join(BENCH, 'execute.mjs'), MODEL, path.join(TMP, 'execute-out'), String(RUNS)], { cwd: REPO, encoding: 'utf8', maxBuffer: 64 << 20 })
+  if (r.status !== 0) throw new Error(`bench/execute.mjs failed (${r.status}):\n${r.stderr}`)
+  const g = JSON.parse(r.stdout.trim().split('\n').pop())
+  for (const [backend, b] of Object.entries(g.backends)) {
+    addRow(`converted network (executor) vs original graph (tfjs-converter), ${backend} backend, one image`, b.ours, b.reference, fmtMs, 0.8, b.samples.ours.map((o, i) => o / b.samples.reference[i]))
+    keepSamples(`g. executor ${backend} ms`, b.samples.ours)
+    keepSamples(`g. reference ${backend} ms`, b.samples.reference)
+  }
+  info.push({ measure: '`mpscnn verify`, 8 samples, wasm backend: wall time', value: fmtMs(g.verify.ms) })
+  info.push({ measure: '`mpscnn verify`, 8 samples, wasm backend: peak RSS', value: `${g.verify.rssMB.toFixed(1)} MB` })
+})
+
 // ---------------------------------------------------------------------------------------
 // Report
 // ---------------------------------------------------------------------------------------
