@@ -1,5 +1,5 @@
 /**
- * Issue 14's performance rows, in their own process (TensorFlow.js's memory stays out of the
+ * The executor's and verify's performance rows, in their own process (TensorFlow.js's memory stays out of the
  * other measures). Run by bench/run.mjs (step g), or alone:
  *
  *   node bench/execute.mjs <model.pb> <out-dir> [runs]

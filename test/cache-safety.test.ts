@@ -1,5 +1,5 @@
 /**
- * Nothing lost, nothing left behind by the cache (issue 10): `mpscnn cache clean` removes
+ * Nothing lost, nothing left behind by the cache: `mpscnn cache clean` removes
  * only what it recognises as the cache's own and refuses any other folder, and the next
  * build removes the temporary files of builds that were killed (real processes,
  * SIGKILLed while writing an entry), never those of a build still running.

@@ -1,5 +1,5 @@
 /**
- * Nothing lost by the CLI (issue 10): `--out-dir` replaces only a folder the CLI wrote
+ * Nothing lost by the CLI: `--out-dir` replaces only a folder the CLI wrote
  * itself, and a run killed on the way (a real process, SIGKILLed) leaves nothing that the
  * next run does not recover. The real CLI (`node bin/mpscnn.js`, the built dist/) runs in
  * a temporary folder that also holds a user's other files.

@@ -1,5 +1,5 @@
 /**
- * No weighted op dropped in silence (issue 13). The property (helpers/no-silent-drops.ts) is
+ * No weighted op dropped in silence. The property (helpers/no-silent-drops.ts) is
  * checked for every graph of network.test.ts (through its `network()` helper), and here for
  * the real-world spellings (quantized MobileNet, TF2 Keras, transposed convolution), the
  * hostile inputs that convert, and the cases that used to be dropped: a MatMul of two

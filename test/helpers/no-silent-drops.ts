@@ -1,5 +1,5 @@
 /**
- * The "no silent drops" property (issue 13): converting a model, every Conv2D,
+ * The "no silent drops" property: converting a model, every Conv2D,
  * DepthwiseConv2dNative, MatMul and Conv2DBackpropInput becomes a layer, or is named in a
  * warning; with the network described (the default) a weighted op on the path becomes a
  * network node, else the conversion is refused. A refused conversion writes nothing, so it
