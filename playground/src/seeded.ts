@@ -3,7 +3,17 @@
  * network on the same values: mulberry32, then `2 * r - 1`, NHWC.
  */
 
-import { mulberry32 } from 'unplugin-mpscnn/execute'
+/** mulberry32: a 32-bit seeded PRNG giving floats in [0, 1). */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
 
 /** The seed the Run panel uses. */
 export const SEED = 1

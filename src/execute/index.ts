@@ -7,4 +7,3 @@ export { createExecutor, type Executor, type ExecutorOptions, type ExecutorTenso
 export type { Backend } from './backend.js'
 export { verify, TOLERANCE, type VerifyOptions, type VerifyReport, type OutputReport, type SampleReport } from './verify.js'
 export type { VerifyImage } from './image.js'
-export { mulberry32 } from './seeded.js'

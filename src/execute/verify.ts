@@ -13,7 +13,6 @@ import type { Backend } from './backend.js'
 import { createExecutor, type Executor, type ExecutorOptions } from './executor.js'
 import { imageInput, type VerifyImage } from './image.js'
 import { createReference, type Reference } from './reference.js'
-import { mulberry32 } from './seeded.js'
 import { loadManifest } from '../runtime.js'
 
 /** Default tolerances on the relative difference (max abs difference / max |reference|, at least 1). */
@@ -70,6 +69,18 @@ export interface VerifyReport {
   firstDivergence?: { node: string; image: string; maxRel: number; parameters: Partial<MpscnnNetworkNode> }
 }
 
+/** A seeded PRNG (mulberry32). */
+function prng(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
 const topK = (a: Float32Array, k: number): number[] => [...a.keys()].sort((i, j) => a[j] - a[i] || i - j).slice(0, k)
 
 function diff(got: Float32Array, want: Float32Array): { maxAbs: number; maxRel: number; worst: number } {
@@ -121,7 +132,7 @@ export async function verify(graphDef: GraphDef, manifest: MpscnnManifest, optio
   try {
     const outputs: OutputReport[] = net.outputs.map((o) => ({ image: o.image, tfNode: o.tfNode, maxAbs: 0, maxRel: 0, top1: 0, top5: 0 }))
     const seed = options.seed ?? 1
-    const rand = mulberry32(seed)
+    const rand = prng(seed)
     const size = ex.inputShape.reduce((a, b) => a * b, 1)
     const c = ex.inputShape[3]
     const p = input.preprocess
