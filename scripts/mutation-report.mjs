@@ -1,0 +1,108 @@
+// Writes docs/mutation.md from Stryker's JSON report (reports/mutation/mutation.json, in the
+// mutation-testing-report-schema): the source hash, the score overall and per module, and every
+// mutant no test detected, with its explanation from docs/mutation-explained.json.
+// `node scripts/mutation-report.mjs [report.json] [out.md]`; exits 1 below the target score.
+import { createHash } from 'node:crypto'
+import fs from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url))
+export const TARGET = 85
+const MODULES = ['src/fold/', 'src/graphdef/', 'src/emit/', 'src/io/cache.ts']
+const UNDETECTED = new Set(['Survived', 'NoCoverage'])
+const DETECTED = new Set(['Killed', 'Timeout'])
+
+/** One line of the hash input per file, as `sha256sum` prints it: `<hex>  <path>`. */
+export function sourceHash(files) {
+  const lines = Object.keys(files)
+    .sort()
+    .map((f) => `${createHash('sha256').update(files[f]).digest('hex')}  ${f}\n`)
+  return createHash('sha256').update(lines.join('')).digest('hex')
+}
+
+/** The text a mutant replaces, whitespace collapsed and cut at 100 characters: with the file, mutator and replacement, its key in the explanations. */
+export function originalText(source, { start, end }) {
+  const lines = source.split('\n')
+  const text = lines.slice(start.line - 1, end.line).join('\n')
+  const from = start.column - 1
+  const to = text.length - (lines[end.line - 1].length - (end.column - 1))
+  return shorten(text.slice(from, to))
+}
+
+const shorten = (s) => {
+  const t = s.replace(/\s+/g, ' ').trim()
+  return t.length > 100 ? `${t.slice(0, 100)}…` : t
+}
+
+export const explanationKey = (file, m) => `${file} ${m.mutatorName}: ${m.original} -> ${shorten(m.replacement ?? '')}`
+
+function tally(mutants) {
+  const t = { Killed: 0, Survived: 0, Timeout: 0, NoCoverage: 0, other: 0 }
+  for (const m of mutants) if (m.status in t) t[m.status]++; else t.other++
+  const detected = t.Killed + t.Timeout
+  const valid = detected + t.Survived + t.NoCoverage
+  return { ...t, score: valid ? (100 * detected) / valid : 100 }
+}
+
+/** The Markdown report: `report` is Stryker's JSON, `explained` maps explanation keys to reasons. */
+export function renderReport(report, explained, { date, current } = {}) {
+  const files = Object.fromEntries(Object.entries(report.files).map(([f, v]) => [path.relative(ROOT, path.resolve(ROOT, f)).split(path.sep).join('/'), v]))
+  const all = Object.entries(files).flatMap(([file, v]) => v.mutants.map((m) => ({ ...m, file, original: originalText(v.source, m.location) })))
+  const hash = sourceHash(Object.fromEntries(Object.entries(files).map(([f, v]) => [f, v.source])))
+  const total = tally(all)
+  const row = (name, t) => `| ${name} | ${t.Killed} | ${t.Timeout} | ${t.Survived} | ${t.NoCoverage} | ${t.score.toFixed(2)}% |`
+  const undetected = all
+    .filter((m) => UNDETECTED.has(m.status))
+    .sort((a, b) => a.file.localeCompare(b.file) || a.location.start.line - b.location.start.line || a.location.start.column - b.location.start.column)
+  const cell = (s) => `\`${String(s).replace(/\|/g, '\\|').replace(/`/g, "'")}\``
+  const unexplained = undetected.filter((m) => !explained[explanationKey(m.file, m)]).length
+  const seconds = report.performance?.total ? ` in ${Math.round(report.performance.total / 1000)} s` : ''
+  const stale = current && current !== hash ? `\n**Stale:** the sources have changed since (their hash is now \`${current}\`): run \`npm run mutation\` again.\n` : ''
+  return `# Mutation testing
+
+\`npm run mutation\` (StrykerJS, configured in stryker.config.mjs, running the unit tests listed in
+vitest.mutation.config.ts) writes this file. The project's target is a score of ${TARGET}% or more on
+src/fold, src/graphdef, src/emit and src/io/cache.ts; every mutant no test detects is listed below,
+explained in docs/mutation-explained.json or marked **unexplained**.
+
+- Run: ${date ?? new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${all.length} mutants${seconds}.
+- Source hash: \`${hash}\`
+- Score: **${total.score.toFixed(2)}%** (${total.score >= TARGET ? 'meets' : 'below'} the ${TARGET}% target); ${undetected.length} undetected, ${unexplained} of them unexplained.
+${stale}
+The hash is sha256 over \`sha256sum\`'s output for the mutated files, sorted by path. To re-check it:
+
+\`\`\`sh
+sha256sum ${Object.keys(files).sort().join(' ')} | sha256sum
+\`\`\`
+
+Score = detected / valid: detected = killed + timeout, valid = detected + survived + no coverage
+(mutants that do not compile or crash the run are not valid).
+
+| module | killed | timeout | survived | no coverage | score |
+| --- | ---: | ---: | ---: | ---: | ---: |
+${MODULES.map((m) => row(m, tally(all.filter((x) => x.file.startsWith(m))))).join('\n')}
+| all | ${total.Killed} | ${total.Timeout} | ${total.Survived} | ${total.NoCoverage} | ${total.score.toFixed(2)}% |
+
+## Undetected mutants
+
+| where | mutator | original | replacement | status | why no test detects it |
+| --- | --- | --- | --- | --- | --- |
+${undetected
+  .map((m) => `| ${m.file}:${m.location.start.line} | ${m.mutatorName} | ${cell(m.original)} | ${cell(shorten(m.replacement ?? ''))} | ${m.status === 'NoCoverage' ? 'no coverage' : 'survived'} | ${(explained[explanationKey(m.file, m)] ?? '**unexplained**').replace(/\|/g, '\\|')} |`)
+  .join('\n')}
+`
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  const [input = path.join(ROOT, 'reports/mutation/mutation.json'), output = path.join(ROOT, 'docs/mutation.md')] = process.argv.slice(2)
+  const report = JSON.parse(fs.readFileSync(input, 'utf8'))
+  const explainedFile = path.join(ROOT, 'docs/mutation-explained.json')
+  const explained = fs.existsSync(explainedFile) ? JSON.parse(fs.readFileSync(explainedFile, 'utf8')) : {}
+  const current = sourceHash(Object.fromEntries(Object.keys(report.files).map((f) => [f, fs.readFileSync(path.resolve(ROOT, f), 'utf8')])))
+  const md = renderReport(report, explained, { current })
+  fs.writeFileSync(output, md)
+  const score = /Score: \*\*([\d.]+)%/.exec(md)[1]
+  console.log(`${path.relative(ROOT, output)}: score ${score}% (target ${TARGET}%)`)
+  if (Number(score) < TARGET) process.exitCode = 1
+}

@@ -1,0 +1,30 @@
+import { defineConfig } from 'vitest/config'
+
+/**
+ * The tests `npm run mutation` runs against each mutant (stryker.config.mjs): the unit tests that
+ * import src/ directly. Tests that spawn the built CLI, import dist/ or drive a bundler cannot see a
+ * mutant in src/ and would only cost time, so they stay in vitest.config.ts alone.
+ */
+export default defineConfig({
+  test: {
+    include: [
+      'test/binary-decode.test.ts',
+      'test/cache-corrupt.test.ts',
+      'test/cache-store.test.ts',
+      'test/convolution-transpose.test.ts',
+      'test/emit.test.ts',
+      'test/errors.test.ts',
+      'test/fold.test.ts',
+      'test/mobilenet.test.ts',
+      'test/network.test.ts',
+      'test/no-silent-drops.test.ts',
+      'test/pbtxt.test.ts',
+      'test/preprocessing-warning.test.ts',
+      'test/quantized.test.ts',
+      'test/simd.test.ts',
+      'test/verify-image.test.ts',
+    ],
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+  },
+})
