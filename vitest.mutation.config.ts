@@ -24,6 +24,11 @@ export default defineConfig({
       'test/simd.test.ts',
       'test/verify-image.test.ts',
     ],
+    // Leaves out the few stress tests that instrumented code makes slow (see that file).
+    setupFiles: ['test/helpers/mutation-setup.ts'],
+    // Stryker runs the covering tests once per mutant: reusing the loaded modules between test
+    // files saves re-importing them each time (mutants are switched on at run time, not loaded).
+    isolate: false,
     testTimeout: 120_000,
     hookTimeout: 120_000,
   },

@@ -3,8 +3,9 @@
  * per-layer files, float16 weights with float32 biases), the file and URL names, and the
  * manifest as JSON, as a JavaScript module (run here) and as a `.d.ts`.
  */
+import { createHash } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import { modelStem, packedFileName, planAssets, urlPath } from '../src/emit/assets.js'
+import { layerFileStems, modelStem, packedFileName, planAssets, safeStem, urlPath } from '../src/emit/assets.js'
 import { manifestDts, manifestJson, manifestModule } from '../src/emit/manifest.js'
 import type { MpscnnNetwork } from '../src/base/manifest-types.js'
 import type { LayerInfo } from '../src/fold/layers.js'
@@ -71,6 +72,29 @@ describe('planAssets', () => {
 })
 
 describe('names', () => {
+  it("keeps Apple's names, escapes every other character, cuts long names, separates names equal ignoring case", () => {
+    expect(safeStem('mixed_9_tower_conv')).toBe('mixed_9_tower_conv')
+    expect(safeStem('conv-1.2')).toBe('conv-1.2')
+    expect(safeStem('a#b')).toBe('a~23b')
+    expect(safeStem('c?d')).toBe('c~3Fd')
+    expect(safeStem('e\\f')).toBe('e~5Cf')
+    expect(safeStem('g h')).toBe('g~20h')
+    expect(safeStem('é')).toBe('~C3~A9')
+    expect(safeStem('n\0l')).toBe('n~00l')
+    expect(safeStem('%41~')).toBe('~2541~7E')
+    expect(safeStem('..')).toBe('~2E.')
+    const long = safeStem('x'.repeat(260))
+    expect(long).toMatch(/^x{191}-[0-9a-f]{8}$/)
+    expect(safeStem('x'.repeat(259))).not.toBe(long)
+    // A cut never splits an escape.
+    expect(safeStem('#'.repeat(100))).toMatch(/^(~23){63}-[0-9a-f]{8}$/)
+    expect(safeStem(`a${'#'.repeat(100)}`)).toMatch(/^a(~23){63}-[0-9a-f]{8}$/)
+    // 200 characters is not too long; 201 is, and the cut ends with the name's own hash.
+    expect(safeStem('y'.repeat(200))).toBe('y'.repeat(200))
+    expect(safeStem('y'.repeat(201))).toBe(`${'y'.repeat(191)}-${createHash('sha256').update('y'.repeat(201)).digest('hex').slice(0, 8)}`)
+    expect(layerFileStems(['Conv', 'conv', 'CONV', 'conv-2', 'a'])).toEqual(['Conv', 'conv-2', 'CONV-3', 'conv-2-2', 'a'])
+  })
+
   it('a model file is named after its stem, made portable; a URL path is encoded segment by segment', () => {
     expect(modelStem('models/inception_v3.pb')).toBe('inception_v3')
     expect(modelStem('/a/Net.PBTXT')).toBe('Net')

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { layerFileStems, planAssets, safeStem } from '../src/emit/assets.js'
+import { planAssets } from '../src/emit/assets.js'
 import { convertModel } from '../src/fold/convert.js'
 import { GraphBuilder, attr } from './helpers/graph-builder.js'
 import { caseCollisions, checkOddBuild, expectPortable, oddNamesModel } from './helpers/odd-names.js'
@@ -18,25 +18,6 @@ const odd = oddNamesModel()
 afterAll(removeApps)
 
 describe('the name -> file mapping', () => {
-  it("keeps Apple's names, escapes every other character, cuts long names, separates names equal ignoring case", () => {
-    expect(safeStem('mixed_9_tower_conv')).toBe('mixed_9_tower_conv')
-    expect(safeStem('conv-1.2')).toBe('conv-1.2')
-    expect(safeStem('a#b')).toBe('a~23b')
-    expect(safeStem('c?d')).toBe('c~3Fd')
-    expect(safeStem('e\\f')).toBe('e~5Cf')
-    expect(safeStem('g h')).toBe('g~20h')
-    expect(safeStem('é')).toBe('~C3~A9')
-    expect(safeStem('n\0l')).toBe('n~00l')
-    expect(safeStem('%41~')).toBe('~2541~7E')
-    expect(safeStem('..')).toBe('~2E.')
-    const long = safeStem('x'.repeat(260))
-    expect(long).toMatch(/^x{191}-[0-9a-f]{8}$/)
-    expect(safeStem('x'.repeat(259))).not.toBe(long)
-    // A cut never splits an escape.
-    expect(safeStem('#'.repeat(100))).toMatch(/^(~23){63}-[0-9a-f]{8}$/)
-    expect(layerFileStems(['Conv', 'conv', 'CONV', 'conv-2', 'a'])).toEqual(['Conv', 'conv-2', 'CONV-3', 'conv-2-2', 'a'])
-  })
-
   it('plans portable file names, unique ignoring case, for every layer', () => {
     const model = convertModel(odd.bytes, { file: 'odd.pb', precision: 'float32' })
     expect(model.layers.map((l) => l.name)).toEqual(odd.layers.map((l) => l.name))
