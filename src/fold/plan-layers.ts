@@ -26,7 +26,6 @@ import { Graph, PASS_THROUGH, type InputRef } from './graph.js'
 import { LayerNames, layerName } from './layer-names.js'
 import { inputPreprocessing } from './preprocessing.js'
 
-
 /**
  * A layer as the manifest describes it (name, kind, channels, kernel, stride, dilation,
  * groups, padding, activation: see MpscnnLayer in runtime.ts), plus what the converter
