@@ -12,7 +12,7 @@ import zlib from 'node:zlib'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { MpscnnError } from '../src/base/errors.js'
 import { planAssets, type ConvertedAssets } from '../src/emit/assets.js'
-import type { LayerInfo } from '../src/fold/layers.js'
+import type { LayerInfo } from '../src/fold/plan-layers.js'
 import { cleanCache, entryKey, hasEntry, indexedDigest, readEntry, recordDigest, removeAbandoned, sameStamp, stampOf, writeEntry, type FileStamp } from '../src/io/cache.js'
 
 let dir: string

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest'
 import { layerFileStems, modelStem, packedFileName, planAssets, safeStem, urlPath } from '../src/emit/assets.js'
 import { manifestDts, manifestJson, manifestModule } from '../src/emit/manifest.js'
 import type { MpscnnNetwork } from '../src/base/manifest-types.js'
-import type { LayerInfo } from '../src/fold/layers.js'
+import type { LayerInfo } from '../src/fold/plan-layers.js'
 
 const layer = (name: string, out: number, weightShape: number[]): LayerInfo => ({
   name,
