@@ -22,7 +22,7 @@ export function sourceHash(files) {
   return createHash('sha256').update(lines.join('')).digest('hex')
 }
 
-/** The text a mutant replaces, whitespace collapsed and cut at 100 characters: with the file, mutator and replacement, its key in the explanations. */
+/** The text a mutant replaces, whitespace collapsed and cut at 100 characters. */
 export function originalText(source, { start, end }) {
   const lines = source.split('\n')
   const text = lines.slice(start.line - 1, end.line).join('\n')
@@ -36,7 +36,14 @@ const shorten = (s) => {
   return t.length > 100 ? `${t.slice(0, 100)}…` : t
 }
 
-export const explanationKey = (file, m) => `${file} ${m.mutatorName}: ${m.original} -> ${shorten(m.replacement ?? '')}`
+/**
+ * A mutant's key in docs/mutation-explained.json: its file, the text of the line it starts on,
+ * the mutator, what it replaces and with what. No line number, so that keys outlive edits above.
+ */
+export const explanationKey = (file, m) => `${file}: ${m.line} | ${m.mutatorName}: ${m.original} -> ${shorten(m.replacement ?? '')}`
+
+/** A mutant of the report with its file, the text it replaces and its line's text. */
+export const withText = (file, source, m) => ({ ...m, file, original: originalText(source, m.location), line: shorten(source.split('\n')[m.location.start.line - 1]) })
 
 function tally(mutants) {
   const t = { Killed: 0, Survived: 0, Timeout: 0, NoCoverage: 0, Ignored: 0, other: 0 }
@@ -55,7 +62,7 @@ export function mergeReports(reports) {
 /** The Markdown report: `report` is Stryker's JSON, `explained` maps explanation keys to reasons. */
 export function renderReport(report, explained, { date, current } = {}) {
   const files = Object.fromEntries(Object.entries(report.files).map(([f, v]) => [path.relative(ROOT, path.resolve(ROOT, f)).split(path.sep).join('/'), v]))
-  const all = Object.entries(files).flatMap(([file, v]) => v.mutants.map((m) => ({ ...m, file, original: originalText(v.source, m.location) })))
+  const all = Object.entries(files).flatMap(([file, v]) => v.mutants.map((m) => withText(file, v.source, m)))
   const hash = sourceHash(Object.fromEntries(Object.entries(files).map(([f, v]) => [f, v.source])))
   const total = tally(all)
   const row = (name, t) => `| ${name} | ${t.Killed} | ${t.Timeout} | ${t.Survived} | ${t.NoCoverage} | ${t.Ignored} | ${t.valid ? `${t.score.toFixed(2)}%` : 'not run'} |`

@@ -9,7 +9,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import zlib from 'node:zlib'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { MpscnnError } from '../src/base/errors.js'
 import { planAssets, type ConvertedAssets } from '../src/emit/assets.js'
 import type { LayerInfo } from '../src/fold/plan-layers.js'
@@ -83,8 +83,9 @@ describe('entries', () => {
   })
 
   it('of unpacked assets keep their per-layer file names, whatever the model is called', async () => {
-    const written = assets('a.pb', false)
-    await writeEntry(cache, KEY, written, 'a.pb')
+    // Even a model named like one of its files (weights_conv.dat would be its packed file's name).
+    const written = assets('weights_conv.pb', false)
+    await writeEntry(cache, KEY, written, 'weights_conv.pb')
     const read = await readEntry(cache, KEY, 'b.pb')
     if (read.kind !== 'hit') throw new Error(read.kind)
     expect(read.assets.plan.files).toEqual(written.plan.files)
@@ -106,6 +107,12 @@ describe('entries', () => {
     fs.utimesSync(entryFile(), new Date(1e12), new Date(1e12))
     await readEntry(cache, KEY, 'm.pb')
     expect(Math.abs(fs.statSync(entryFile()).mtimeMs - Date.now())).toBeLessThan(60_000)
+  })
+
+  it('cannot be written over a folder, and leave no temporary file behind', async () => {
+    fs.mkdirSync(entryFile(), { recursive: true })
+    await expect(writeEntry(cache, KEY, assets('m.pb', true), 'm.pb')).rejects.toThrow()
+    expect(fs.readdirSync(path.dirname(entryFile()))).toEqual([`${KEY}.bin`])
   })
 
   it('missing is a miss', async () => {
@@ -131,6 +138,7 @@ describe('entries', () => {
     ['another magic', () => withCrc(Buffer.concat([Buffer.from('MPSCNNC0'), Buffer.alloc(8)])), 'bad header'],
     ['a wrong checksum', () => fs.writeFileSync(entryFile(), Buffer.concat([head('{"files":[]}'), Buffer.alloc(4)])), 'checksum mismatch (truncated or modified)'],
     ['a header that is not JSON', () => withCrc(head('{"files":')), 'unreadable header'],
+    ['an empty header, the shortest entry there is', () => withCrc(head('')), 'unreadable header'],
     ['fewer bytes than its header lists', () => withCrc(Buffer.concat([head('{"assets":{},"files":[{"name":"a","size":5}]}'), Buffer.alloc(4)])), 'shorter than its header says'],
   ] as const) {
     it(`with ${what} are reported corrupt ("${reason}") and deleted`, async () => {
@@ -191,6 +199,19 @@ describe('the path index', () => {
     })
   }
 
+  it('trusts a digest recorded more than two seconds after the last change, not at exactly two', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    try {
+      vi.setSystemTime(1_000_000)
+      await recordDigest(cache, model(), stat({ mtimeMs: 998_000, ctimeMs: 997_000 }), sha)
+      expect((await indexedDigest(cache, model(), stat({ mtimeMs: 998_000, ctimeMs: 997_000 }))).digest).toBeUndefined()
+      await recordDigest(cache, model(), stat({ mtimeMs: 997_999, ctimeMs: 997_000 }), sha)
+      expect((await indexedDigest(cache, model(), stat({ mtimeMs: 997_999, ctimeMs: 997_000 }))).digest).toBe(sha)
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
   it('distrusts a record of another path or with a malformed digest', async () => {
     await recordDigest(cache, model(), stat(), sha)
     const [name] = fs.readdirSync(path.join(cache.dir, 'paths'))
@@ -222,8 +243,10 @@ describe('pruning', () => {
 })
 
 describe("killed writers' temporary files", () => {
+  let made = 0
   const tmp = (sub: 'entries' | 'paths', pid: number, hoursOld = 0) => {
-    const name = sub === 'entries' ? `${'a'.repeat(64)}.bin.${pid}.0123abcd.tmp` : `${'b'.repeat(32)}.json.${pid}.0123abcd.tmp`
+    const random = (0x0123abcd + made++).toString(16).padStart(8, '0')
+    const name = sub === 'entries' ? `${'a'.repeat(64)}.bin.${pid}.${random}.tmp` : `${'b'.repeat(32)}.json.${pid}.${random}.tmp`
     const file = path.join(cache.dir, sub, name)
     fs.mkdirSync(path.dirname(file), { recursive: true })
     fs.writeFileSync(file, 'partial')
@@ -240,13 +263,22 @@ describe("killed writers' temporary files", () => {
     fs.writeFileSync(path.join(cache.dir, 'entries', 'notes.tmp'), '')
     await removeAbandoned(cache.dir)
     expect([...list('entries'), ...list('paths')].sort()).toEqual([...kept, 'notes.tmp'].sort())
+    // Without a paths folder, the entries folder is still cleaned.
+    fs.rmSync(path.join(cache.dir, 'paths'), { recursive: true })
+    tmp('entries', dead)
+    await removeAbandoned(cache.dir)
+    expect(list('entries')).toEqual([kept[0], 'notes.tmp'].sort())
   })
 
   it('are removed by the next write too (entries folder), and a running writer\'s kept', async () => {
     const dead = tmp('entries', deadPid())
     const running = tmp('entries', process.pid)
+    // A .tmp file of another name is not the cache's, however old.
+    const other = path.join(cache.dir, 'entries', 'notes.tmp')
+    fs.writeFileSync(other, '')
+    fs.utimesSync(other, new Date(1e12), new Date(1e12))
     await writeEntry(cache, KEY, assets('m.pb', false), 'm.pb')
-    expect(list('entries')).toEqual([running, `${KEY}.bin`].sort())
+    expect(list('entries')).toEqual([running, `${KEY}.bin`, 'notes.tmp'].sort())
     expect(list('entries')).not.toContain(dead)
   })
 })
@@ -291,7 +323,7 @@ describe('cleanCache', () => {
       expect(e).toBeInstanceOf(MpscnnError)
       expect((e as MpscnnError).code).toBe('NOT_A_CACHE')
       expect((e as MpscnnError).message).toContain(named)
-      expect((e as MpscnnError).message).toContain('nothing was removed')
+      expect((e as MpscnnError).message).toContain('nothing was removed. Check --cache-dir')
       expect(fs.readdirSync(cache.dir, { recursive: true }).sort()).toEqual(before)
     })
   }
@@ -299,7 +331,17 @@ describe('cleanCache', () => {
   it('refuses a path that is a file', async () => {
     const file = path.join(dir, 'file')
     fs.writeFileSync(file, 'x')
-    await expect(cleanCache(file)).rejects.toMatchObject({ code: 'NOT_A_CACHE', message: expect.stringContaining('is not a folder') })
+    await expect(cleanCache(file)).rejects.toMatchObject({ code: 'NOT_A_CACHE', message: expect.stringContaining('is not a folder, so not an unplugin-mpscnn cache. Check --cache-dir') })
     expect(fs.readFileSync(file, 'utf8')).toBe('x')
+  })
+
+  it('passes on an error other than a missing folder or a file (a name too long)', async () => {
+    await expect(cleanCache(path.join(dir, 'x'.repeat(300)))).rejects.toMatchObject({ code: 'ENAMETOOLONG' })
+  })
+
+  it('leaves an empty folder it is given as it is', async () => {
+    fs.mkdirSync(cache.dir)
+    expect(await cleanCache(cache.dir)).toBe(0)
+    expect(fs.existsSync(cache.dir)).toBe(true)
   })
 })
