@@ -22,10 +22,8 @@ export default {
   // Only the fast unit tests that import src/ (see that file for why).
   vitest: { configFile: 'vitest.mutation.config.ts', related: false },
   mutate: part === 'all' ? Object.values(PARTS).flat() : PARTS[part],
-  // String literals are not mutated: in these modules they are mostly messages and hints, whose
-  // codes and key words errors.test.ts pins, and they were a third of all mutants, each costing a
-  // run of the tests that cover it. Op names and other strings that decide behaviour are still
-  // checked by the tests of that behaviour.
+  // String literals are not mutated: in these modules they are mostly error messages and hints
+  // (errors.test.ts pins each error's code and key words), a third of all mutants, each one a run.
   mutator: { excludedMutations: ['StringLiteral'] },
   coverageAnalysis: 'perTest',
   // A static mutant (code run once, when its module loads: the protobuf schema tables, module
