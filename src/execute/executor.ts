@@ -20,7 +20,7 @@ import { MpscnnError } from '../base/errors.js'
 import type { MpscnnLayer, MpscnnManifest, MpscnnNetworkNode, MpscnnNeuron } from '../base/manifest-types.js'
 import { loadBias, loadWeights, type LoadOptions } from '../runtime.js'
 import { loadCore, useBackend, type Backend, type WasmPaths } from './backend.js'
-import { neuron, window } from './mps.js'
+import { fusedActivation, neuron, window, zeroWindow } from './mps.js'
 
 export interface ExecutorOptions {
   /** tfjs backend. @default 'cpu' */
@@ -241,19 +241,7 @@ class Images {
     const tf = this.tf
     let img: Tensor4
     if (list.length === 1 && list[0].at === 0 && list[0].t.shape[3] === s.featureChannels) img = list[0].t
-    else {
-      img = tf.tidy(() => {
-        // Later writes win, as on the GPU: paint the parts in order onto zeros.
-        let acc = tf.zeros([1, s.height, s.width, s.featureChannels]) as Tensor4
-        for (const { at, t } of list) {
-          const c = t.shape[3]
-          const mask = tf.concat([tf.zeros([at]), tf.ones([c]), tf.zeros([s.featureChannels - at - c])])
-          const placed = tf.pad(t, [[0, 0], [0, 0], [0, 0], [at, s.featureChannels - at - c]])
-          acc = tf.add(tf.mul(acc, tf.sub(1, mask)), placed) as Tensor4
-        }
-        return acc
-      })
-    }
+    else img = tf.tidy(() => assemble(tf, list, s))
     this.whole.set(name, this.tf.keep(img))
     return img
   }
@@ -276,6 +264,36 @@ class Images {
   }
 }
 
+/**
+ * An image from the parts written into it at channel offsets, later writes winning where they
+ * overlap, as on the GPU; channels nobody wrote are zero (MPS leaves them undefined). Parts
+ * that do not overlap are one `concat` (with zeros in the gaps); overlapping ones are painted
+ * in order onto zeros.
+ */
+function assemble(tf: typeof Tfc, list: { at: number; t: Tensor4 }[], s: { width: number; height: number; featureChannels: number }): Tensor4 {
+  const zeros = (c: number) => tf.zeros([1, s.height, s.width, c]) as Tensor4
+  const sorted = [...list].sort((a, b) => a.at - b.at)
+  const pieces: Tensor4[] = []
+  let end = 0
+  for (const { at, t } of sorted) {
+    if (at < end) {
+      let acc = zeros(s.featureChannels)
+      for (const p of list) {
+        const c = p.t.shape[3]
+        const mask = tf.concat([tf.zeros([p.at]), tf.ones([c]), tf.zeros([s.featureChannels - p.at - c])])
+        const placed = tf.pad(p.t, [[0, 0], [0, 0], [0, 0], [p.at, s.featureChannels - p.at - c]])
+        acc = tf.add(tf.mul(acc, tf.sub(1, mask)), placed) as Tensor4
+      }
+      return acc
+    }
+    if (at > end) pieces.push(zeros(at - end))
+    pieces.push(t)
+    end = at + t.shape[3]
+  }
+  if (end < s.featureChannels) pieces.push(zeros(s.featureChannels - end))
+  return tf.concat(pieces, 3) as Tensor4
+}
+
 /** One encode: its result (written at its destinationFeatureChannelOffset by the caller). */
 function encode(tf: typeof Tfc, n: MpscnnNetworkNode, images: Images, w: Weights | undefined, bad: (p: string, node?: string) => MpscnnError): Tfc.Tensor | undefined {
   const src = (k = 0): Tensor4 => images.read(Array.isArray(n.source) ? n.source[k] : n.source)
@@ -289,32 +307,35 @@ function encode(tf: typeof Tfc, n: MpscnnNetworkNode, images: Images, w: Weights
   }
   switch (n.kind) {
     case 'convolution':
-    case 'fullyConnected': {
-      const x = kernelNode()
-      const d = n.dilation ?? { x: 1, y: 1 }
+    case 'fullyConnected':
+    case 'depthwiseConvolution': {
+      const k = n.kernel ?? { width: 1, height: 1 }
       const s = n.stride ?? { x: 1, y: 1 }
+      const d = n.dilation ?? { x: 1, y: 1 }
       const groups = n.groups ?? 1
-      const dil: [number, number] = [d.y, d.x]
-      let y: Tensor4
-      if (groups <= 1) y = tf.conv2d(x, w!.filter, [s.y, s.x], 'valid', 'NHWC', dil)
-      else {
+      const strides: [number, number] = [s.y, s.x]
+      const dilations: [number, number] = [d.y, d.x]
+      // Zero edge mode: tfjs's explicit padding pads the region with zeros inside the op,
+      // and the bias and (where tfjs has it) the neuron run fused into the same op.
+      const zero = n.edgeMode !== 'clamp'
+      const { x, pad } = zero ? zeroWindow(tf, src(), n, k, s, d, dest) : { x: kernelNode(), pad: 'valid' as const }
+      const biased = (y: Tfc.Tensor) => neuron(tf, tf.add(y, w!.bias), n.neuron)
+      // tf.fused.depthwiseConv2d takes no explicit padding.
+      if (n.kind === 'depthwiseConvolution') return biased(tf.depthwiseConv2d(x, w!.filter, strides, pad, 'NHWC', dilations))
+      if (groups > 1) {
         const cin = x.shape[3] / groups
         const cout = w!.filter.shape[3] / groups
         const parts = []
         for (let g = 0; g < groups; g++) {
           const xs = tf.slice(x, [0, 0, 0, g * cin], [-1, -1, -1, cin])
           const fs = tf.slice(w!.filter, [0, 0, 0, g * cout], [-1, -1, -1, cout])
-          parts.push(tf.conv2d(xs, fs, [s.y, s.x], 'valid', 'NHWC', dil))
+          parts.push(tf.conv2d(xs, fs, strides, pad, 'NHWC', dilations))
         }
-        y = tf.concat(parts, 3)
+        return biased(tf.concat(parts, 3))
       }
-      return neuron(tf, tf.add(y, w!.bias), n.neuron)
-    }
-    case 'depthwiseConvolution': {
-      const s = n.stride ?? { x: 1, y: 1 }
-      const d = n.dilation ?? { x: 1, y: 1 }
-      const y = tf.depthwiseConv2d(kernelNode(), w!.filter, [s.y, s.x], 'valid', 'NHWC', [d.y, d.x])
-      return neuron(tf, tf.add(y, w!.bias), n.neuron)
+      const activation = fusedActivation(n.neuron)
+      const y = tf.fused.conv2d({ x, filter: w!.filter, strides, pad, dataFormat: 'NHWC', dilations, bias: w!.bias, activation: activation ?? 'linear' })
+      return activation ? y : neuron(tf, y, n.neuron)
     }
     case 'poolingMax': {
       const k = n.kernel!
