@@ -303,7 +303,7 @@ function encode(tf: typeof Tfc, n: MpscnnNetworkNode, images: Images, w: Weights
     const k = n.kernel ?? { width: 1, height: 1 }
     const s = n.stride ?? { x: 1, y: 1 }
     const d = n.dilation ?? { x: 1, y: 1 }
-    return window(tf, src(), n, k, s, d, dest, n.edgeMode === 'clamp' ? 'clamp' : 'zero')
+    return window(tf, src(), n, { k, s, d, dest }, n.edgeMode === 'clamp' ? 'clamp' : 'zero')
   }
   switch (n.kind) {
     case 'convolution':
@@ -318,7 +318,7 @@ function encode(tf: typeof Tfc, n: MpscnnNetworkNode, images: Images, w: Weights
       // Zero edge mode: tfjs's explicit padding pads the region with zeros inside the op,
       // and the bias and (where tfjs has it) the neuron run fused into the same op.
       const zero = n.edgeMode !== 'clamp'
-      const { x, pad } = zero ? zeroWindow(tf, src(), n, k, s, d, dest) : { x: kernelNode(), pad: 'valid' as const }
+      const { x, pad } = zero ? zeroWindow(tf, src(), n, { k, s, d, dest }) : { x: kernelNode(), pad: 'valid' as const }
       const biased = (y: Tfc.Tensor) => neuron(tf, tf.add(y, w!.bias), n.neuron)
       // tf.fused.depthwiseConv2d takes no explicit padding.
       if (n.kind === 'depthwiseConvolution') return biased(tf.depthwiseConv2d(x, w!.filter, strides, pad, 'NHWC', dilations))
@@ -348,10 +348,10 @@ function encode(tf: typeof Tfc, n: MpscnnNetworkNode, images: Images, w: Weights
       const one = { x: 1, y: 1 }
       // Zero edge mode: padding counts (divided by the whole window). Clamp: "shrink-to-edge"
       // (MPSCNNKernel.h), the sum over the window's image pixels divided by their count.
-      const sum = tf.avgPool(window(tf, src(), n, k, s, one, dest, 'zero'), [k.height, k.width], [s.y, s.x], 'valid')
+      const sum = tf.avgPool(window(tf, src(), n, { k, s, d: one, dest }, 'zero'), [k.height, k.width], [s.y, s.x], 'valid')
       if (n.edgeMode !== 'clamp') return sum
       const ones = tf.ones([1, src().shape[1], src().shape[2], 1]) as Tensor4
-      const count = tf.avgPool(window(tf, ones, n, k, s, one, dest, 'zero'), [k.height, k.width], [s.y, s.x], 'valid')
+      const count = tf.avgPool(window(tf, ones, n, { k, s, d: one, dest }, 'zero'), [k.height, k.width], [s.y, s.x], 'valid')
       return tf.div(sum, count)
     }
     case 'neuron':

@@ -7,6 +7,14 @@ import type { MpscnnNetworkNode, MpscnnNeuron } from '../base/manifest-types.js'
 
 type Tensor4 = Tfc.Tensor4D
 
+/** A kernel's windows: its size, stride and dilation, and the destination image they fill. */
+interface Windows {
+  k: { width: number; height: number }
+  s: { x: number; y: number }
+  d: { x: number; y: number }
+  dest: { width: number; height: number }
+}
+
 /** One axis of MPS's windows: where the region a VALID op reads starts, and how long it is. */
 interface Span {
   start: number
@@ -19,14 +27,7 @@ interface Span {
  * `offset - floor(kEff / 2) + s * x`; the region spans `s * (out - 1) + kEff` pixels from the
  * first start (kEff the dilated window).
  */
-function spans(
-  x: Tensor4,
-  n: MpscnnNetworkNode,
-  k: { width: number; height: number },
-  s: { x: number; y: number },
-  d: { x: number; y: number },
-  dest: { width: number; height: number },
-): [Span, Span] {
+function spans(x: Tensor4, n: MpscnnNetworkNode, { k, s, d, dest }: Windows): [Span, Span] {
   const axis = (size: number, kSize: number, stride: number, dil: number, offset: number, out: number): Span => {
     const kEff = (kSize - 1) * dil + 1
     return { start: offset - Math.floor(kEff / 2), len: stride * (out - 1) + kEff, size }
@@ -51,17 +52,8 @@ function sliceAxis(tf: typeof Tfc, t: Tensor4, dim: 1 | 2, from: number, len: nu
  * The region of {@link spans}, padded where it leaves the image (zeros, or the edge pixel for
  * clamp), for a VALID op.
  */
-export function window(
-  tf: typeof Tfc,
-  x: Tensor4,
-  n: MpscnnNetworkNode,
-  k: { width: number; height: number },
-  s: { x: number; y: number },
-  d: { x: number; y: number },
-  dest: { width: number; height: number },
-  mode: 'zero' | 'clamp',
-): Tensor4 {
-  const [ys, xs] = spans(x, n, k, s, d, dest)
+export function window(tf: typeof Tfc, x: Tensor4, n: MpscnnNetworkNode, w: Windows, mode: 'zero' | 'clamp'): Tensor4 {
+  const [ys, xs] = spans(x, n, w)
   let t = x
   for (const [dim, a] of [[1, ys], [2, xs]] as const) {
     const before = Math.max(0, -a.start)
@@ -78,22 +70,14 @@ export function window(
  * zeros around it. Equal to {@link window} with zero edge mode, without copying the source
  * into a padded tensor first.
  */
-export function zeroWindow(
-  tf: typeof Tfc,
-  x: Tensor4,
-  n: MpscnnNetworkNode,
-  k: { width: number; height: number },
-  s: { x: number; y: number },
-  d: { x: number; y: number },
-  dest: { width: number; height: number },
-): { x: Tensor4; pad: [[0, 0], [number, number], [number, number], [0, 0]] } {
-  const [ys, xs] = spans(x, n, k, s, d, dest)
+export function zeroWindow(tf: typeof Tfc, x: Tensor4, n: MpscnnNetworkNode, w: Windows): { x: Tensor4; pad: [[0, 0], [number, number], [number, number], [0, 0]] } {
+  const [ys, xs] = spans(x, n, w)
   let t = x
   const pads: [number, number][] = []
   for (const [dim, a] of [[1, ys], [2, xs]] as const) {
     const from = Math.max(0, a.start)
     const to = Math.min(a.size, a.start + a.len)
-    if (to <= from) return { x: window(tf, x, n, k, s, d, dest, 'zero'), pad: [[0, 0], [0, 0], [0, 0], [0, 0]] } // the windows miss the image
+    if (to <= from) return { x: window(tf, x, n, w, 'zero'), pad: [[0, 0], [0, 0], [0, 0], [0, 0]] } // the windows miss the image
     t = sliceAxis(tf, t, dim, from, to - from)
     pads.push([from - a.start, a.start + a.len - to])
   }
