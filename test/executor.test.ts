@@ -265,6 +265,25 @@ describe('executor: mutations of the manifest change the result', () => {
     ex.dispose()
   })
 
+  it('a folder converted again in the same process: a new executor reads the new weights, not the files it read before', async () => {
+    const dir = path.join(TMP, 'again')
+    const write = (bytes: Uint8Array) => {
+      fs.rmSync(dir, { recursive: true, force: true })
+      fs.mkdirSync(dir)
+      const assets = convertToAssets({ bytes, sha256: null }, 'case.pb', { packed: false, align: 256, precision: 'float32' })
+      for (const [name, data] of assets.files) fs.writeFileSync(path.join(dir, name), data)
+      fs.writeFileSync(path.join(dir, 'manifest.json'), manifestJson(assets.header, assets.plan, assets.network))
+    }
+    const graph = () => { const b = input(5, 5, 2); conv(b, 'c', 'x', { cin: 2, cout: 3 }); return b.encode() }
+    const first = graph()
+    const second = graph() // other seeded weights, the same file names
+    for (const bytes of [first, second]) {
+      write(bytes)
+      const { maxAbs } = await compare(bytes, await loadManifest(path.join(dir, 'manifest.json')))
+      expect(maxAbs).toBeLessThan(F32)
+    }
+  })
+
   it('wasmPaths: a folder or an object of URLs, anything else a TypeError', async () => {
     const m = await convert(bytes)
     await expect(createExecutor(m, { wasmPaths: 3 as never })).rejects.toThrow(/wasmPaths must be/)

@@ -111,12 +111,16 @@ export async function createExecutor(model: MpscnnManifest, options: ExecutorOpt
     for (const w of weights.values()) tf.dispose([w.filter, w.bias])
     weights.clear()
   }
+  // The files stay only while the weights are uploaded (unless the caller keeps a cache): a
+  // process that verifies build after build must not keep every build's weights, nor read a
+  // rewritten file's old bytes.
+  const load: LoadOptions = { ...options.load, cache: options.load?.cache ?? new Map() }
   try {
     for (const n of net.nodes) {
       if (n.layer === undefined || weights.has(n.name)) continue
       const layer = layers.get(n.layer)
       if (!layer) throw bad(`its layer ${JSON.stringify(n.layer)} is not in the manifest's layers`, n.name)
-      weights.set(n.name, await layerWeights(tf, n, layer, options.load, bad))
+      weights.set(n.name, await layerWeights(tf, n, layer, load, bad))
     }
   } catch (e) {
     disposeAll()
