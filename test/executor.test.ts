@@ -265,6 +265,36 @@ describe('executor: mutations of the manifest change the result', () => {
     ex.dispose()
   })
 
+  it.each(['cpu', 'wasm'] as const)('an average pool with edge mode clamp divides by the window\'s pixels inside the image (%s), against float64', async (backend) => {
+    const b = input(5, 6, 3)
+    pool(b, 'p', 'AvgPool', conv(b, 'c', 'x', { cin: 3, cout: 3 }), 3, 2)
+    const m = await convert(b.encode())
+    const node = m.network!.nodes.find((n) => n.kind === 'poolingAverage')!
+    expect(node).toMatchObject({ edgeMode: 'clamp' })
+    const ex = await createExecutor(m, { backend })
+    try {
+      const images = await ex.runWithImages(randoms(5 * 6 * 3, 77))
+      const x = images.get(node.source as string)!.data
+      const got = images.get(node.destination)!
+      const [, oh, ow, c] = got.shape
+      // MPSCNNKernel.h: destination pixel (i, j)'s window is centred on offset + stride * (i, j).
+      for (let i = 0; i < oh; i++) for (let j = 0; j < ow; j++) for (let k = 0; k < c; k++) {
+        let sum = 0
+        let count = 0
+        for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) {
+          const y = node.offset!.y + 2 * i + dy
+          const xx = node.offset!.x + 2 * j + dx
+          if (y < 0 || y >= 5 || xx < 0 || xx >= 6) continue
+          sum += x[(y * 6 + xx) * 3 + k]
+          count++
+        }
+        expect(Math.abs(got.data[(i * ow + j) * c + k] - sum / count)).toBeLessThan(1e-6)
+      }
+    } finally {
+      ex.dispose()
+    }
+  })
+
   it('a folder converted again in the same process: a new executor reads the new weights, not the files it read before', async () => {
     const dir = path.join(TMP, 'again')
     const write = (bytes: Uint8Array) => {

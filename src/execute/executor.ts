@@ -351,12 +351,12 @@ function encode(tf: typeof Tfc, n: MpscnnNetworkNode, images: Images, w: Weights
       const s = n.stride ?? { x: 1, y: 1 }
       const one = { x: 1, y: 1 }
       // Zero edge mode: padding counts (divided by the whole window). Clamp: "shrink-to-edge"
-      // (MPSCNNKernel.h), the sum over the window's image pixels divided by their count.
-      const sum = tf.avgPool(window(tf, src(), n, { k, s, d: one, dest }, 'zero'), [k.height, k.width], [s.y, s.x], 'valid')
-      if (n.edgeMode !== 'clamp') return sum
-      const ones = tf.ones([1, src().shape[1], src().shape[2], 1]) as Tensor4
-      const count = tf.avgPool(window(tf, ones, n, { k, s, d: one, dest }, 'zero'), [k.height, k.width], [s.y, s.x], 'valid')
-      return tf.div(sum, count)
+      // (MPSCNNKernel.h), the sum over the window's image pixels divided by their count, which
+      // is what tfjs's avgPool computes over its own (explicit) padding.
+      const w = { k, s, d: one, dest }
+      if (n.edgeMode !== 'clamp') return tf.avgPool(window(tf, src(), n, w, 'zero'), [k.height, k.width], [s.y, s.x], 'valid')
+      const { x, pad } = zeroWindow(tf, src(), n, w)
+      return tf.avgPool(x, [k.height, k.width], [s.y, s.x], pad)
     }
     case 'neuron':
       return neuron(tf, src(), n.neuron)
