@@ -313,13 +313,17 @@ function encode(tf: typeof Tfc, n: MpscnnNetworkNode, images: Images, w: Weights
       const s = n.stride ?? { x: 1, y: 1 }
       const d = n.dilation ?? { x: 1, y: 1 }
       const groups = n.groups ?? 1
-      const strides: [number, number] = [s.y, s.x]
+      // tfjs refuses a stride and a dilation both above 1: the windows at stride 1 over the
+      // same region, then every s-th of them (per pixel, the bias and neuron commute with that).
+      const split = (s.x > 1 || s.y > 1) && (d.x > 1 || d.y > 1)
+      const strides: [number, number] = split ? [1, 1] : [s.y, s.x]
       const dilations: [number, number] = [d.y, d.x]
+      const every = (y: Tfc.Tensor4D): Tfc.Tensor4D => (split ? (tf.stridedSlice(y, [0, 0, 0, 0], y.shape, [1, s.y, s.x, 1]) as Tfc.Tensor4D) : y)
       // Zero edge mode: tfjs's explicit padding pads the region with zeros inside the op,
       // and the bias and (where tfjs has it) the neuron run fused into the same op.
       const zero = n.edgeMode !== 'clamp'
       const { x, pad } = zero ? zeroWindow(tf, src(), n, { k, s, d, dest }) : { x: kernelNode(), pad: 'valid' as const }
-      const biased = (y: Tfc.Tensor) => neuron(tf, tf.add(y, w!.bias), n.neuron)
+      const biased = (y: Tfc.Tensor) => neuron(tf, tf.add(every(y as Tfc.Tensor4D), w!.bias), n.neuron)
       // tf.fused.depthwiseConv2d takes no explicit padding.
       if (n.kind === 'depthwiseConvolution') return biased(tf.depthwiseConv2d(x, w!.filter, strides, pad, 'NHWC', dilations))
       if (groups > 1) {
@@ -334,7 +338,7 @@ function encode(tf: typeof Tfc, n: MpscnnNetworkNode, images: Images, w: Weights
         return biased(tf.concat(parts, 3))
       }
       const activation = fusedActivation(n.neuron)
-      const y = tf.fused.conv2d({ x, filter: w!.filter, strides, pad, dataFormat: 'NHWC', dilations, bias: w!.bias, activation: activation ?? 'linear' })
+      const y = every(tf.fused.conv2d({ x, filter: w!.filter, strides, pad, dataFormat: 'NHWC', dilations, bias: w!.bias, activation: activation ?? 'linear' }))
       return activation ? y : neuron(tf, y, n.neuron)
     }
     case 'poolingMax': {
