@@ -20,7 +20,7 @@ import { MpscnnError } from '../base/errors.js'
 import type { MpscnnLayer, MpscnnManifest, MpscnnNetworkNode, MpscnnNeuron } from '../base/manifest-types.js'
 import { loadBias, loadWeights, type LoadOptions } from '../runtime.js'
 import { loadCore, useBackend, type Backend, type WasmPaths } from './backend.js'
-import { fusedActivation, neuron, window, zeroWindow } from './mps.js'
+import { fusedActivation, neuron, window, zeroInserted, zeroWindow } from './mps.js'
 
 export interface ExecutorOptions {
   /** tfjs backend. @default 'cpu' */
@@ -75,7 +75,7 @@ interface Weights {
 }
 
 const KNOWN = new Set<MpscnnNetworkNode['kind']>([
-  'convolution', 'depthwiseConvolution', 'fullyConnected', 'poolingMax', 'poolingAverage', 'neuron', 'add', 'subtract', 'multiply',
+  'convolution', 'depthwiseConvolution', 'fullyConnected', 'convolutionTranspose', 'poolingMax', 'poolingAverage', 'neuron', 'add', 'subtract', 'multiply',
   'softMax', 'logSoftMax', 'reshape', 'upsampling', 'batchNormalization', 'concatenation',
 ])
 
@@ -340,6 +340,13 @@ function encode(tf: typeof Tfc, n: MpscnnNetworkNode, images: Images, w: Weights
       const activation = fusedActivation(n.neuron)
       const y = every(tf.fused.conv2d({ x, filter: w!.filter, strides, pad, dataFormat: 'NHWC', dilations, bias: w!.bias, activation: activation ?? 'linear' }))
       return activation ? y : neuron(tf, y, n.neuron)
+    }
+    case 'convolutionTranspose': {
+      // Stride 1 over the intermediate image, pixel 0's window centred at kernelOffset + offset * stride (docs/network.md).
+      const [s, c, one] = [n.stride ?? { x: 1, y: 1 }, n.kernelOffset ?? { x: 0, y: 0 }, { x: 1, y: 1 }]
+      const at = { ...n, offset: { x: c.x + n.offset.x * s.x, y: c.y + n.offset.y * s.y } }
+      const { x, pad } = zeroWindow(tf, zeroInserted(tf, src(), s), at, { k: n.kernel!, s: one, d: one, dest })
+      return neuron(tf, tf.add(tf.conv2d(x, w!.filter, 1, pad), w!.bias), n.neuron)
     }
     case 'poolingMax': {
       const k = n.kernel!

@@ -425,3 +425,32 @@ export function depthwiseMultiplier(seed = 14): GraphBuilder {
   b.op('dw', 'DepthwiseConv2dNative', ['x', 'dw/weights'], { ...T, strides: attr.ints([1, 1, 1, 1]), padding: attr.s('SAME') })
   return b
 }
+
+export interface TransposeCase {
+  inH: number
+  inW: number
+  outH: number
+  outW: number
+  k: [number, number]
+  s: number
+  padding: 'SAME' | 'VALID'
+  cin: number
+  cout: number
+}
+
+/**
+ * `up/conv2d_transpose`, a Conv2DBackpropInput of `x` [1, inH, inW, cin] to [1, outH, outW, cout]
+ * with the filter `f` [kh, kw, cout, cin], then `up/BiasAdd` (`bias`) and `up/Relu`.
+ */
+export function convolutionTranspose<A extends ArrayLike<number>>(c: TransposeCase, randn: (n: number) => A): { b: GraphBuilder; f: A; bias: A } {
+  const b = input('x', [1, c.inH, c.inW, c.cin])
+  const f = randn(c.k[0] * c.k[1] * c.cout * c.cin)
+  b.constF32('up/filter', [c.k[0], c.k[1], c.cout, c.cin], f)
+  b.constI32('up/input_sizes', [4], [1, c.outH, c.outW, c.cout])
+  b.op('up/conv2d_transpose', 'Conv2DBackpropInput', ['up/input_sizes', 'up/filter', 'x'], { ...T, strides: attr.ints([1, c.s, c.s, 1]), padding: attr.s(c.padding) })
+  const bias = randn(c.cout)
+  b.constF32('up/bias', [c.cout], bias)
+  b.op('up/BiasAdd', 'BiasAdd', ['up/conv2d_transpose', 'up/bias'], T)
+  b.op('up/Relu', 'Relu', ['up/BiasAdd'], T)
+  return { b, f, bias }
+}
