@@ -20,7 +20,8 @@ import { MpscnnError } from '../base/errors.js'
 import type { MpscnnLayer, MpscnnManifest, MpscnnNetworkNode, MpscnnNeuron } from '../base/manifest-types.js'
 import { loadBias, loadWeights, type LoadOptions } from '../runtime.js'
 import { loadCore, useBackend, type Backend, type WasmPaths } from './backend.js'
-import { fusedActivation, neuron, window, zeroWindow } from './mps.js'
+import { Images } from './images.js'
+import { fusedActivation, neuron, window, zeroInserted, zeroWindow } from './mps.js'
 
 export interface ExecutorOptions {
   /** tfjs backend. @default 'cpu' */
@@ -75,7 +76,7 @@ interface Weights {
 }
 
 const KNOWN = new Set<MpscnnNetworkNode['kind']>([
-  'convolution', 'depthwiseConvolution', 'fullyConnected', 'poolingMax', 'poolingAverage', 'neuron', 'add', 'subtract', 'multiply',
+  'convolution', 'depthwiseConvolution', 'fullyConnected', 'convolutionTranspose', 'poolingMax', 'poolingAverage', 'neuron', 'add', 'subtract', 'multiply',
   'softMax', 'logSoftMax', 'reshape', 'upsampling', 'batchNormalization', 'concatenation',
 ])
 
@@ -216,88 +217,6 @@ async function layerWeights(tf: typeof Tfc, n: MpscnnNetworkNode, layer: MpscnnL
   return tf.tidy(() => ({ filter: tf.transpose(tf.tensor4d(w, [out, kh, kw, cin]), [1, 2, 3, 0]) as Tfc.Tensor4D, bias: tf.tensor1d(Float32Array.from(b)) }))
 }
 
-/** The images of one run: each built from the parts written into it at channel offsets. */
-class Images {
-  private parts = new Map<string, { at: number; t: Tensor4 }[]>()
-  private whole = new Map<string, Tensor4>()
-
-  constructor(
-    private tf: typeof Tfc,
-    readonly shapes: Record<string, { width: number; height: number; featureChannels: number }>,
-  ) {}
-
-  write(name: string, t: Tensor4, at: number): void {
-    const list = this.parts.get(name) ?? []
-    list.push({ at, t })
-    this.parts.set(name, list)
-    const old = this.whole.get(name)
-    if (old && !list.some((p) => p.t === old)) old.dispose()
-    this.whole.delete(name)
-  }
-
-  /** The image: its parts in channel order, channels nobody wrote zero (MPS leaves them undefined). */
-  read(name: string): Tensor4 {
-    const done = this.whole.get(name)
-    if (done) return done
-    const list = this.parts.get(name)
-    const s = this.shapes[name]
-    if (!list || !s) throw new Error(`unplugin-mpscnn: image ${JSON.stringify(name)} is read before any node writes it`)
-    const tf = this.tf
-    let img: Tensor4
-    if (list.length === 1 && list[0].at === 0 && list[0].t.shape[3] === s.featureChannels) img = list[0].t
-    else img = tf.tidy(() => assemble(tf, list, s))
-    this.whole.set(name, this.tf.keep(img))
-    return img
-  }
-
-  /** Frees an image nothing reads any more. */
-  drop(name: string): void {
-    for (const p of this.parts.get(name) ?? []) p.t.dispose()
-    this.whole.get(name)?.dispose()
-    this.parts.delete(name)
-    this.whole.delete(name)
-  }
-
-  names(): string[] {
-    return [...this.parts.keys()]
-  }
-
-  dispose(): void {
-    for (const list of this.parts.values()) for (const p of list) p.t.dispose()
-    for (const t of this.whole.values()) t.dispose()
-  }
-}
-
-/**
- * An image from the parts written into it at channel offsets, later writes winning where they
- * overlap, as on the GPU; channels nobody wrote are zero (MPS leaves them undefined). Parts
- * that do not overlap are one `concat` (with zeros in the gaps); overlapping ones are painted
- * in order onto zeros.
- */
-function assemble(tf: typeof Tfc, list: { at: number; t: Tensor4 }[], s: { width: number; height: number; featureChannels: number }): Tensor4 {
-  const zeros = (c: number) => tf.zeros([1, s.height, s.width, c]) as Tensor4
-  const sorted = [...list].sort((a, b) => a.at - b.at)
-  const pieces: Tensor4[] = []
-  let end = 0
-  for (const { at, t } of sorted) {
-    if (at < end) {
-      let acc = zeros(s.featureChannels)
-      for (const p of list) {
-        const c = p.t.shape[3]
-        const mask = tf.concat([tf.zeros([p.at]), tf.ones([c]), tf.zeros([s.featureChannels - p.at - c])])
-        const placed = tf.pad(p.t, [[0, 0], [0, 0], [0, 0], [p.at, s.featureChannels - p.at - c]])
-        acc = tf.add(tf.mul(acc, tf.sub(1, mask)), placed) as Tensor4
-      }
-      return acc
-    }
-    if (at > end) pieces.push(zeros(at - end))
-    pieces.push(t)
-    end = at + t.shape[3]
-  }
-  if (end < s.featureChannels) pieces.push(zeros(s.featureChannels - end))
-  return tf.concat(pieces, 3) as Tensor4
-}
-
 /** One encode: its result (written at its destinationFeatureChannelOffset by the caller). */
 function encode(tf: typeof Tfc, n: MpscnnNetworkNode, images: Images, w: Weights | undefined, bad: (p: string, node?: string) => MpscnnError): Tfc.Tensor | undefined {
   const src = (k = 0): Tensor4 => images.read(Array.isArray(n.source) ? n.source[k] : n.source)
@@ -317,13 +236,17 @@ function encode(tf: typeof Tfc, n: MpscnnNetworkNode, images: Images, w: Weights
       const s = n.stride ?? { x: 1, y: 1 }
       const d = n.dilation ?? { x: 1, y: 1 }
       const groups = n.groups ?? 1
-      const strides: [number, number] = [s.y, s.x]
+      // tfjs refuses a stride and a dilation both above 1: the windows at stride 1 over the
+      // same region, then every s-th of them (per pixel, the bias and neuron commute with that).
+      const split = (s.x > 1 || s.y > 1) && (d.x > 1 || d.y > 1)
+      const strides: [number, number] = split ? [1, 1] : [s.y, s.x]
       const dilations: [number, number] = [d.y, d.x]
+      const every = (y: Tfc.Tensor4D): Tfc.Tensor4D => (split ? (tf.stridedSlice(y, [0, 0, 0, 0], y.shape, [1, s.y, s.x, 1]) as Tfc.Tensor4D) : y)
       // Zero edge mode: tfjs's explicit padding pads the region with zeros inside the op,
       // and the bias and (where tfjs has it) the neuron run fused into the same op.
       const zero = n.edgeMode !== 'clamp'
       const { x, pad } = zero ? zeroWindow(tf, src(), n, { k, s, d, dest }) : { x: kernelNode(), pad: 'valid' as const }
-      const biased = (y: Tfc.Tensor) => neuron(tf, tf.add(y, w!.bias), n.neuron)
+      const biased = (y: Tfc.Tensor) => neuron(tf, tf.add(every(y as Tfc.Tensor4D), w!.bias), n.neuron)
       // tf.fused.depthwiseConv2d takes no explicit padding.
       if (n.kind === 'depthwiseConvolution') return biased(tf.depthwiseConv2d(x, w!.filter, strides, pad, 'NHWC', dilations))
       if (groups > 1) {
@@ -338,8 +261,15 @@ function encode(tf: typeof Tfc, n: MpscnnNetworkNode, images: Images, w: Weights
         return biased(tf.concat(parts, 3))
       }
       const activation = fusedActivation(n.neuron)
-      const y = tf.fused.conv2d({ x, filter: w!.filter, strides, pad, dataFormat: 'NHWC', dilations, bias: w!.bias, activation: activation ?? 'linear' })
+      const y = every(tf.fused.conv2d({ x, filter: w!.filter, strides, pad, dataFormat: 'NHWC', dilations, bias: w!.bias, activation: activation ?? 'linear' }))
       return activation ? y : neuron(tf, y, n.neuron)
+    }
+    case 'convolutionTranspose': {
+      // Stride 1 over the intermediate image, pixel 0's window centred at kernelOffset + offset * stride (docs/network.md).
+      const [s, c, one] = [n.stride ?? { x: 1, y: 1 }, n.kernelOffset ?? { x: 0, y: 0 }, { x: 1, y: 1 }]
+      const at = { ...n, offset: { x: c.x + n.offset.x * s.x, y: c.y + n.offset.y * s.y } }
+      const { x, pad } = zeroWindow(tf, zeroInserted(tf, src(), s), at, { k: n.kernel!, s: one, d: one, dest })
+      return neuron(tf, tf.add(tf.conv2d(x, w!.filter, 1, pad), w!.bias), n.neuron)
     }
     case 'poolingMax': {
       const k = n.kernel!

@@ -84,6 +84,17 @@ export function zeroWindow(tf: typeof Tfc, x: Tensor4, n: MpscnnNetworkNode, w: 
   return { x: t, pad: [[0, 0], pads[0], pads[1], [0, 0]] }
 }
 
+/**
+ * MPSCNNConvolutionTranspose's intermediate image (MPSCNNConvolution.h): the source with
+ * stride - 1 zeros between its pixels, `(in - 1) * s + 1` pixels per axis.
+ */
+export function zeroInserted(tf: typeof Tfc, x: Tensor4, s: { x: number; y: number }): Tensor4 {
+  if (s.x === 1 && s.y === 1) return x
+  const [, h, w, c] = x.shape
+  const spread = tf.pad(tf.reshape(x, [1, h, 1, w, 1, c]), [[0, 0], [0, 0], [0, s.y - 1], [0, 0], [0, s.x - 1], [0, 0]])
+  return tf.slice(tf.reshape(spread, [1, h * s.y, w * s.x, c]), [0, 0, 0, 0], [1, (h - 1) * s.y + 1, (w - 1) * s.x + 1, c]) as Tensor4
+}
+
 /** Pads one spatial axis: zeros, or copies of the edge pixel (MPSImageEdgeModeClamp). */
 function padAxis(tf: typeof Tfc, t: Tensor4, dim: 1 | 2, before: number, after: number, mode: 'zero' | 'clamp'): Tensor4 {
   if (mode === 'zero') {
