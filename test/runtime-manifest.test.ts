@@ -93,6 +93,14 @@ describe("the runtime and the CLI's manifest.json", () => {
       expect(m.layers[0].weights.url).toBe(`${origin}/Packed/model.dat`)
       await expectOracle(m, undefined, true)
       expect(requests).toEqual(['/Packed/manifest.json', '/Packed/model.dat'])
+      // A cache of one's own: the packed file fetched once into it, again for another map.
+      const own = new Map<string, Promise<ArrayBuffer>>()
+      for (const l of m.layers) await runtime.loadWeights(l, { cache: own })
+      expect([...own.keys()]).toEqual([`${origin}/Packed/model.dat`])
+      await runtime.loadBias(m.layers[0], { cache: own })
+      await runtime.loadBias(m.layers[0], { cache: new Map() })
+      expect(requests).toEqual(['/Packed/manifest.json', '/Packed/model.dat', '/Packed/model.dat', '/Packed/model.dat'])
+      await expect(runtime.loadBias(m.layers[0], { cache: {} as Map<string, Promise<ArrayBuffer>> })).rejects.toThrow('unplugin-mpscnn: option cache must be a Map, got object')
       // A relative URL resolves against base (the page in a browser).
       expect((await runtime.loadManifest('Packed/manifest.json', { base: `${origin}/` })).layers[0].bias.url).toBe(`${origin}/Packed/model.dat`)
       await expect(runtime.loadManifest(`${origin}/nope/manifest.json`)).rejects.toThrow(`fetching ${origin}/nope/manifest.json failed with HTTP 404`)
