@@ -174,6 +174,10 @@ describe('per-import options (model.pb?packed&align=512 and model.pb?precision=f
         checkBuild({ manifest: m, assets, fileOf: (url) => url, precision })
       }
       expect(half.layers[0].weights.url).not.toBe(plain.layers[0].weights.url)
+      // <base>@mpscnn/<sha>/<file>, and <base>@mpscnn/<sha>/<variant>/<file> for the import with options.
+      const sha = /^\/@mpscnn\/([0-9a-f]{16})\/weights_/.exec(plain.layers[0].weights.url)?.[1]
+      expect(sha, plain.layers[0].weights.url).toBeDefined()
+      expect(half.layers[0].weights.url.startsWith(`/@mpscnn/${sha}/float16/weights_`), half.layers[0].weights.url).toBe(true)
     } finally {
       await server.close()
     }
