@@ -125,6 +125,20 @@ describe('README values', () => {
     expect(resolveOptions({ verify: true }).verify).toEqual({ samples: Number(stated![1]), seed: Number(stated![2]), tolerance: undefined, backend: stated![3] })
   })
 
+  it("the Compatibility table: each bundler's peer range, and the oldest and newest versions installed for the tests", () => {
+    const pkg = JSON.parse(read('package.json')) as { peerDependencies: Record<string, string>; devDependencies: Record<string, string> }
+    const installed = (name: string) => (JSON.parse(read(`node_modules/${name}/package.json`)) as { version: string }).version
+    const packages: Record<string, string> = { Vite: 'vite', Rollup: 'rollup', webpack: 'webpack', 'Rspack (`@rspack/core`)': '@rspack/core', esbuild: 'esbuild' }
+    const rows = table(readme, '## Compatibility')
+    expect(rows.map(([b]) => b)).toEqual(Object.keys(packages))
+    for (const [bundler, range, versions] of rows) {
+      const name = packages[bundler]
+      const alias = Object.keys(pkg.devDependencies).find((d) => pkg.devDependencies[d].startsWith(`npm:${name}@`))!
+      expect(range.replace(/\\\|/g, '|'), bundler).toBe(`\`${pkg.peerDependencies[name]}\``)
+      expect(versions, bundler).toBe(`${installed(alias)}, ${installed(name)}`)
+    }
+  })
+
   it("the Node version the README names is the package's engines field", () => {
     const engines = (JSON.parse(read('package.json')) as { engines: { node: string } }).engines.node
     const stated = /Node >= (\d+\.\d+)/.exec(readme)![1]
