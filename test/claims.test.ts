@@ -139,6 +139,14 @@ describe('README values', () => {
     }
   })
 
+  it('every source file and folder the README names exists (src/ may be left out of a module path)', () => {
+    const named = [...readme.matchAll(/`([\w.-]+(?:\/[\w.-]+)+)`/g)].map((m) => m[1]).filter((p) => /\.(ts|mjs|js|wat)$/.test(p))
+    const folders = [...readme.matchAll(/`((?:src|test)\/[\w/-]+\/)`/g)].map((m) => m[1])
+    expect(named.length).toBeGreaterThan(30)
+    const missing = [...named, ...folders].filter((p) => !fs.existsSync(path.join(repo, p)) && !fs.existsSync(path.join(repo, 'src', p)))
+    expect(missing).toEqual([])
+  })
+
   it("the Node version the README names is the package's engines field", () => {
     const engines = (JSON.parse(read('package.json')) as { engines: { node: string } }).engines.node
     const stated = /Node >= (\d+\.\d+)/.exec(readme)![1]
