@@ -7,6 +7,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { CONVERT } from '../src/cli/convert.js'
 import { resolveOptions } from '../src/plugin/options.js'
 
 const repo = path.resolve(__dirname, '..')
@@ -137,6 +138,12 @@ describe('README values', () => {
       expect(range.replace(/\\\|/g, '|'), bundler).toBe(`\`${pkg.peerDependencies[name]}\``)
       expect(versions, bundler).toBe(`${installed(alias)}, ${installed(name)}`)
     }
+  })
+
+  it("the CLI's flag table lists exactly the flags of mpscnn convert", () => {
+    const inReadme = table(readme, '## CLI').flatMap(([flags]) => [...flags.matchAll(/`(-[^`]+)`/g)].flatMap((m) => m[1].split(/,?\s+/).filter((f) => f.startsWith('-'))))
+    const inCli = [...CONVERT.flags.flatMap((f) => [`--${f.name}`, ...(f.short ? [`-${f.short}`] : [])]), '-h', '--help']
+    expect([...new Set(inReadme)].sort()).toEqual(inCli.sort())
   })
 
   it('every source file and folder the README names exists (src/ may be left out of a module path)', () => {
