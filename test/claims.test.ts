@@ -154,6 +154,15 @@ describe('README values', () => {
     expect(missing).toEqual([])
   })
 
+  it('the TensorFlow.js packages verify needs are optional peer dependencies, at the version the README names', () => {
+    const pkg = JSON.parse(read('package.json')) as { peerDependencies: Record<string, string>; peerDependenciesMeta: Record<string, { optional?: boolean }> }
+    const m = /`@tensorflow\/tfjs-core`, `-backend-cpu`, `-backend-wasm` and `-converter` \((\d+\.\d+)\)/.exec(readme)
+    expect(m).not.toBeNull()
+    const tfjs = Object.keys(pkg.peerDependencies).filter((d) => d.startsWith('@tensorflow/'))
+    expect(tfjs.sort()).toEqual(['core', 'backend-cpu', 'backend-wasm', 'converter'].map((p) => `@tensorflow/tfjs-${p}`).sort())
+    for (const d of tfjs) expect([d, pkg.peerDependencies[d], pkg.peerDependenciesMeta[d]?.optional]).toEqual([d, `^${m![1]}.0`, true])
+  })
+
   it("the Node version the README names is the package's engines field", () => {
     const engines = (JSON.parse(read('package.json')) as { engines: { node: string } }).engines.node
     const stated = /Node >= (\d+\.\d+)/.exec(readme)![1]
