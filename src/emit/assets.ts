@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto'
 import { basename } from 'node:path'
 import type { Precision } from '../fold/convert.js'
-import type { LayerInfo } from '../fold/layers.js'
+import type { LayerInfo } from '../fold/plan-layers.js'
 import type { ManifestHeader } from './manifest.js'
 import type { MpscnnNetwork } from '../base/manifest-types.js'
 

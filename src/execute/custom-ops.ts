@@ -27,7 +27,7 @@ const BITS: Record<string, number> = { DT_QUINT8: 8, DT_QINT8: 8, DT_QUINT16: 16
  * FakeQuant's nudging (tensorflow/core/kernels/fake_quant_ops_functor.h, `Nudge`), in float32
  * as the kernel computes it: the range is moved so that 0 is exactly representable.
  */
-export function nudge(min: number, max: number, numBits: number, narrowRange: boolean): { nudgedMin: number; nudgedMax: number; scale: number } {
+function nudge(min: number, max: number, numBits: number, narrowRange: boolean): { nudgedMin: number; nudgedMax: number; scale: number } {
   const f = Math.fround
   const quantMin = narrowRange ? 1 : 0
   const quantMax = 2 ** numBits - 1

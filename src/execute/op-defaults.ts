@@ -27,7 +27,7 @@ const DT_INT32: AttrValue = { type: 3 }
 /** nn_ops.cc: `REGISTER_OP("FusedBatchNorm")` (and V2, V3): epsilon: float = 0.0001, exponential_avg_factor: float = 1.0, data_format: { 'NHWC', 'NCHW' } = 'NHWC', is_training: bool = true. */
 const FUSED_BATCH_NORM = { epsilon: f(0.0001), exponential_avg_factor: f(1), data_format: s('NHWC'), is_training: b(true) }
 
-export const OP_DEFAULTS: Readonly<Record<string, Readonly<Record<string, AttrValue>>>> = {
+const OP_DEFAULTS: Readonly<Record<string, Readonly<Record<string, AttrValue>>>> = {
   /** nn_ops.cc `Conv2D`: use_cudnn_on_gpu: bool = true, explicit_paddings: list(int) = [], data_format = 'NHWC', dilations: list(int) = [1, 1, 1, 1]. */
   Conv2D: { use_cudnn_on_gpu: b(true), explicit_paddings: ints([]), data_format: s('NHWC'), dilations: ints([1, 1, 1, 1]) },
   /** nn_ops.cc `DepthwiseConv2dNative`: explicit_paddings: list(int) = [], data_format = 'NHWC', dilations: list(int) = [1, 1, 1, 1]. */

@@ -23,7 +23,7 @@ import { useBackend, type Backend } from './backend.js'
 
 export type ReferenceBackend = Backend
 
-export interface ReferenceOptions {
+interface ReferenceOptions {
   /** The node whose output 0 is the network input (e.g. `Mul` in the 2015 Inception graph); what is upstream of it is pruned. */
   input: string
   /** The output node names. */

@@ -25,9 +25,9 @@ import { elementCount, shapeOf, tensorFromProto } from '../graphdef/tensor.js'
 import { parseInput } from '../fold/graph.js'
 import { withDefaults } from './op-defaults.js'
 
-export type WeightDtype = 'float32' | 'int32' | 'bool'
+type WeightDtype = 'float32' | 'int32' | 'bool'
 
-export interface Weight {
+interface Weight {
   name: string
   shape: number[]
   dtype: WeightDtype
@@ -45,7 +45,7 @@ export interface RewrittenGraph {
 }
 
 /** Prefix of every node and op name the rewrite adds. */
-export const PREFIX = '_mpscnn'
+const PREFIX = '_mpscnn'
 /** Custom op names (registered by custom-ops.ts). */
 export const CUSTOM = {
   BatchNormWithGlobalNormalization: '_MpscnnBatchNormWithGlobalNormalization',
@@ -97,7 +97,7 @@ function intList(node: NodeDef, key: string): number[] {
 /** NCHW-ordered 4-list -> NHWC order. */
 const nhwcOf = (v: number[]): number[] => (v.length === 4 ? [v[0], v[2], v[3], v[1]] : v)
 
-export interface RewriteOptions {
+interface RewriteOptions {
   /** Name of the node whose output 0 is the network input (it becomes a Placeholder). */
   input: string
   /** Output node names (`name` or `name:k`). */

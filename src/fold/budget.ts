@@ -8,7 +8,7 @@ import { MpscnnError } from '../base/errors.js'
 import { formatBytes } from '../base/format.js'
 
 /** A model of any size may materialise this much. */
-export const MIN_MATERIALIZED_BYTES = 64 << 20
+const MIN_MATERIALIZED_BYTES = 64 << 20
 /** And up to this many times its own size. */
 export const DEFAULT_MAX_EXPANSION = 16
 

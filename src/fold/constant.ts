@@ -40,7 +40,7 @@ const BINARY: Record<string, (a: number, b: number) => number> = {
 export const VARIABLE_OPS = new Set(['Variable', 'VariableV2', 'VarHandleOp', 'ReadVariableOp', 'Placeholder', 'PlaceholderWithDefault', 'PlaceholderV2'])
 
 /** numpy-style broadcasting of two shapes, or null when they do not broadcast. */
-export function broadcastShape(a: number[], b: number[]): number[] | null {
+function broadcastShape(a: number[], b: number[]): number[] | null {
   const r = Math.max(a.length, b.length)
   const out: number[] = []
   for (let i = 0; i < r; i++) {

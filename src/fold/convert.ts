@@ -9,11 +9,12 @@ import type { GraphDef } from '../graphdef/schema.js'
 import { sniffModel } from '../graphdef/sniff.js'
 import { parseGraphDefText } from '../graphdef/text.js'
 import { Graph } from './graph.js'
-import { layOut, planLayers, type LayerInfo, type LayerPlan, type LayoutJob, type OutputLayer, type Precision } from './layers.js'
+import { layOut, type LayoutJob, type OutputLayer, type Precision } from './materialize.js'
+import { planLayers, type LayerInfo, type LayerPlan } from './plan-layers.js'
 import { regionSize } from './simd.js'
 import { materializeLimit } from './budget.js'
 
-export type { LayoutJob, OutputLayer, Precision } from './layers.js'
+export type { LayoutJob, OutputLayer, Precision } from './materialize.js'
 
 export interface ConvertOptions {
   /** Used in error messages and the manifest. */

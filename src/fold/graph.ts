@@ -10,7 +10,7 @@ import type { GraphDef, NodeDef } from '../graphdef/schema.js'
 /** Ops whose output 0 is their input 0, unchanged. */
 export const PASS_THROUGH = new Set(['Identity', 'CheckNumerics', 'Snapshot', 'StopGradient', 'PreventGradient', 'IdentityN', 'EnsureShape'])
 
-export interface Edge {
+interface Edge {
   node: NodeDef
   /** Which input of `node` the value arrives at. */
   inputIndex: number

@@ -80,3 +80,12 @@ export function float32Source(t: { data?: Float32Array | Float64Array; raw?: Uin
   const d = t.data!
   return d instanceof Float32Array ? d : Float32Array.from(d)
 }
+
+/** The index of the first element that is NaN or infinite, or -1. */
+export function finite(t: ArrayLike<number>): number {
+  for (let i = 0; i < t.length; i++) {
+    const v = t[i]
+    if (v !== v || v === Infinity || v === -Infinity) return i
+  }
+  return -1
+}

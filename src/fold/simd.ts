@@ -65,7 +65,7 @@ function outputSize(K: number, O: number): number {
   return (K * O * 4 + 15) & ~15
 }
 
-export interface SimdResult {
+interface SimdResult {
   /** A view of the output region: valid until this thread's next layout. */
   weights: Float32Array
   finite: boolean

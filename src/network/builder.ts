@@ -10,7 +10,7 @@ import type { NodeDef } from '../graphdef/schema.js'
 import { attrInts, attrString } from '../fold/attrs.js'
 import { ConstantFolder } from '../fold/constant.js'
 import { Graph, type InputRef } from '../fold/graph.js'
-import type { LayerPlan } from '../fold/layers.js'
+import type { LayerPlan } from '../fold/plan-layers.js'
 import type { Tensor } from '../graphdef/tensor.js'
 
 /** A 4-D activation `[1, h, w, c]` (`[1, c, h, w]` when `nchw`) held in MPS image `image`. */

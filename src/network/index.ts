@@ -3,7 +3,7 @@
  * the op table and the reasoning behind offsets and edge modes, with Apple's header text).
  *
  * Design. One mechanism for every model, driven by a table (ops.ts) from TF op type to MPS
- * kind. Input: the parsed Graph, the layer plan of fold/layers.ts (which Conv2D, Depthwise
+ * kind. Input: the parsed Graph, the layer plan of fold/plan-layers.ts (which Conv2D, Depthwise
  * or MatMul became which layer, which BN and affine ops were folded into it) and the
  * constant folder. Steps:
  *
@@ -41,7 +41,7 @@
 import type { MpscnnNetwork, MpscnnNetworkNode } from '../base/manifest-types.js'
 import type { NodeDef } from '../graphdef/schema.js'
 import { Graph, parseInput, PASS_THROUGH, type InputRef } from '../fold/graph.js'
-import type { LayerPlan } from '../fold/layers.js'
+import type { LayerPlan } from '../fold/plan-layers.js'
 import { Builder, tensorKey, type NetworkOptions, type PreValue } from './builder.js'
 import { BEFORE_INPUT, preShape } from './before-input.js'
 import { OPS } from './ops.js'

@@ -171,7 +171,7 @@ function weighted(b: Builder, n: NodeDef): void {
  * MPSCNNConvolutionTranspose (docs/network.md). The destination has input_sizes' height and
  * width; TF's result[y] sums out_backprop[oy] * filter[ky] over oy * s + ky - before = y, which
  * is a convolution of the intermediate image (stride - 1 zeros between source pixels) with the
- * filter rotated by 180 degrees (fold/layers.ts), whose window for destination pixel 0 starts
+ * filter rotated by 180 degrees (fold/plan-layers.ts), whose window for destination pixel 0 starts
  * at `before - (k - 1)`: its centre, the kernel offset, is that plus floor(k / 2).
  */
 function transposed(b: Builder, n: NodeDef): void {

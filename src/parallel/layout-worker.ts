@@ -1,13 +1,13 @@
 /**
  * The CLI's second pair of hands: lays out and writes the layers it is given, reading
  * their weights straight from the model's SharedArrayBuffer, with the same layout
- * (fold/layers.ts `layOut`) as the main thread. A layer it cannot lay out (non-finite
+ * (fold/materialize.ts `layOut`) as the main thread. A layer it cannot lay out (non-finite
  * values, float16 overflow) stops it; its error goes back to the main thread as it is.
  */
 import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import { parentPort, threadId } from 'node:worker_threads'
-import { jobPlan, layOut } from '../fold/layers.js'
+import { jobPlan, layOut } from '../fold/materialize.js'
 import { isMpscnnError, serializeError } from '../base/errors.js'
 import { attach, compiled } from '../fold/simd.js'
 import { takeJob, type WorkerReply, type WorkerRun } from '../pipeline/job-queue.js'

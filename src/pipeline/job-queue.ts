@@ -1,6 +1,6 @@
 /** A queue of jobs shared by two threads, taken from either end, and the messages of the thread that helps. */
 import type { SerializedMpscnnError } from '../base/errors.js'
-import type { LayoutJob } from '../fold/layers.js'
+import type { LayoutJob } from '../fold/materialize.js'
 
 /**
  * Takes the next job of a queue shared by two threads: [0] holds the front index in its

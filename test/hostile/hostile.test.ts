@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseModel } from '../../src/fold/convert.js'
 import { Graph } from '../../src/fold/graph.js'
-import { planLayers } from '../../src/fold/layers.js'
+import { planLayers } from '../../src/fold/plan-layers.js'
 import { biasAddChain, biasAddChainOnInput, hostileInputs } from './inputs.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
