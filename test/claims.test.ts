@@ -147,7 +147,7 @@ describe('README values', () => {
   })
 
   it('every source file and folder the README names exists (src/ may be left out of a module path)', () => {
-    const named = [...readme.matchAll(/`([\w.-]+(?:\/[\w.-]+)+)`/g)].map((m) => m[1]).filter((p) => /\.(ts|mjs|js|wat)$/.test(p))
+    const named = [...readme.matchAll(/[`(]([\w.-]+(?:\/[\w.-]+)+\.(?:ts|mjs|js|wat))[`)]/g)].map((m) => m[1])
     const folders = [...readme.matchAll(/`((?:src|test)\/[\w/-]+\/)`/g)].map((m) => m[1])
     expect(named.length).toBeGreaterThan(30)
     const missing = [...named, ...folders].filter((p) => !fs.existsSync(path.join(repo, p)) && !fs.existsSync(path.join(repo, 'src', p)))
