@@ -140,6 +140,17 @@ describe('README values', () => {
     }
   })
 
+  it('the Errors table lists the codes src/ raises, and only codes that src/ has', () => {
+    const listed = new Set(table(readme, '## Errors').flatMap(([c]) => [...c.matchAll(/`([A-Z_]+)`/g)].map((m) => m[1])))
+    const walk = (d: string): string[] => fs.readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(d, e.name)) : [path.join(d, e.name)]))
+    const sources = walk(path.join(repo, 'src')).filter((f) => f.endsWith('.ts')).map((f) => fs.readFileSync(f, 'utf8'))
+    // Raised: the first argument of new MpscnnError(...) or of the helpers that make one (error, refuse).
+    const raised = new Set(sources.flatMap((s) => [...s.matchAll(/(?:MpscnnError|\berror)\(\s*'([A-Z][A-Z_]+)'|\brefuse\(\s*\w+,\s*'([A-Z][A-Z_]+)'/g)].map((m) => m[1] ?? m[2])))
+    expect(raised.size).toBeGreaterThan(30)
+    expect([...raised].filter((c) => !listed.has(c))).toEqual([])
+    expect([...listed].filter((c) => !sources.some((s) => s.includes(`'${c}'`)))).toEqual([])
+  })
+
   it("the CLI's flag table lists exactly the flags of mpscnn convert", () => {
     const inReadme = table(readme, '## CLI').flatMap(([flags]) => [...flags.matchAll(/`(-[^`]+)`/g)].flatMap((m) => m[1].split(/,?\s+/).filter((f) => f.startsWith('-'))))
     const inCli = [...CONVERT.flags.flatMap((f) => [`--${f.name}`, ...(f.short ? [`-${f.short}`] : [])]), '-h', '--help']
