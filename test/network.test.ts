@@ -140,6 +140,35 @@ describe('the op table', () => {
     expect(net.inputs).toEqual([{ image: 'x', tfNode: 'x', placeholder: 'x', before: [] }])
   })
 
+  it('the other neurons of the table, Sub and Mul of two images, PadV2 with 0 folded, and StopGradient, Snapshot, PlaceholderWithDefault as no encode', () => {
+    const b = new GraphBuilder()
+    b.placeholder('x', [1, 6, 6, 4])
+    b.op('pwd', 'PlaceholderWithDefault', ['x'], { dtype: attr.type('DT_FLOAT') })
+    b.constI32('pads', [4, 2], [0, 0, 1, 1, 1, 1, 0, 0])
+    b.constF32('zero', [], [0])
+    b.op('pad', 'PadV2', ['pwd', 'pads', 'zero'], T)
+    const c1 = conv(b, 'c1', 'pad', { cin: 4, cout: 4, padding: 'VALID' })
+    b.op('sub', 'Sub', [c1, 'x'], T)
+    let y = 'sub'
+    for (const op of ['Tanh', 'Elu', 'LeakyRelu', 'Softplus', 'Softsign', 'Abs']) y = b.op(op.toLowerCase(), op, [y], op === 'LeakyRelu' ? { ...T, alpha: attr.f(0.25) } : T)
+    b.op('snap', 'Snapshot', [y], T)
+    b.op('stop', 'StopGradient', ['snap'], T)
+    b.op('mul', 'Mul', ['stop', c1], T)
+    const net = network(b)
+    expect(net.nodes.map((n) => [n.kind, n.neuron?.type ?? null])).toEqual([
+      ['convolution', null],
+      ['subtract', null],
+      ...['tanh', 'elu', 'leakyRelu', 'softPlus', 'softSign', 'absolute'].map((t) => ['neuron', t]),
+      ['multiply', null],
+    ])
+    expect(byName(net, 'leakyrelu').neuron).toMatchObject({ a: 0.25 })
+    // The pass-through ops are views: their image is their input's, with no encode.
+    expect(byName(net, 'c1/Conv2D')).toMatchObject({ source: 'pwd', edgeMode: 'zero' })
+    expect(byName(net, 'c1/Conv2D').tf).toContain('pad')
+    expect(net.images.pwd).toEqual(net.images.x)
+    expect(byName(net, 'mul').source).toEqual(['abs', 'c1/Conv2D'])
+  })
+
   it('global average pooling spelled as Mean, then a fully connected layer and its BiasAdd folded', () => {
     const net = network(graphs.meanFullyConnected())
     const gap = byName(net, 'gap')

@@ -111,6 +111,24 @@ describe("the runtime and the CLI's manifest.json", () => {
     }
   })
 
+  it('loadTensor: the raw view, IEEE half bits for float16 weights; a file shorter than the manifest says is an error naming it', async () => {
+    const m = await runtime.loadManifest(path.join(packedDir, 'manifest.json'))
+    const [l] = m.layers
+    const raw = await runtime.loadTensor(l.weights)
+    expect(raw).toBeInstanceOf(Uint16Array)
+    const file = fs.readFileSync(path.join(packedDir, readJson(packedDir).layers[0].weights.file))
+    expect(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).equals(file.subarray(l.weights.offset, l.weights.offset + l.weights.byteLength))).toBe(true)
+    expect(await runtime.loadTensor(l.bias)).toBeInstanceOf(Float32Array)
+    // The same output with its packed file cut short.
+    const cut = path.join(app.dir, 'Cut')
+    fs.cpSync(packedDir, cut, { recursive: true })
+    const last = m.layers.at(-1)!.bias
+    const dat = path.join(cut, readJson(cut).layers[0].weights.file)
+    fs.truncateSync(dat, last.offset + last.byteLength - 4)
+    const short = (await runtime.loadManifest(path.join(cut, 'manifest.json'))).layers.at(-1)!
+    await expect(runtime.loadBias(short)).rejects.toThrow(`unplugin-mpscnn: ${pathToFileURL(dat).href} has ${last.offset + last.byteLength - 4} bytes, the manifest expects ${last.offset + last.byteLength}`)
+  })
+
   it('a tensor with neither url nor file is refused with a clear error', async () => {
     const cli = readJson(plainDir)
     delete cli.layers[0].weights.file
