@@ -67,19 +67,25 @@ const result = { runs }
     const ref = await createReference(graph, { input: input.tfNode, outputs: net.outputs.map((o) => o.tfNode), backend, file: path.basename(model) })
     await ex.run(x) // warm-up: kernels compiled, weights uploaded
     await ref.run(x, shape)
-    const ours = []
-    const base = []
+    // Wall time, and the process's CPU time (all its threads), which another load on the
+    // machine disturbs less.
+    const wall = { ours: [], reference: [] }
+    const cpu = { ours: [], reference: [] }
+    const time = async (k, f) => {
+      const c = process.cpuUsage()
+      const t = performance.now()
+      await f()
+      wall[k].push(performance.now() - t)
+      const u = process.cpuUsage(c)
+      cpu[k].push((u.user + u.system) / 1000)
+    }
     for (let i = 0; i < n; i++) {
-      let t = performance.now()
-      await ex.run(x)
-      ours.push(performance.now() - t)
-      t = performance.now()
-      await ref.run(x, shape)
-      base.push(performance.now() - t)
+      await time('ours', () => ex.run(x))
+      await time('reference', () => ref.run(x, shape))
     }
     ex.dispose()
     ref.dispose()
-    result.backends[backend] = { ours: median(ours), reference: median(base), ratio: median(ours) / median(base), paired: median(ours.map((o, i) => o / base[i])), samples: { ours, reference: base } }
+    result.backends[backend] = { ours: median(wall.ours), reference: median(wall.reference), ratio: median(wall.ours) / median(wall.reference), samples: wall, cpu }
   }
 }
 process.stdout.write(`${JSON.stringify(result)}\n`)

@@ -650,8 +650,11 @@ await step('g. the converted network (executor) vs the original graph (tfjs-conv
   const g = JSON.parse(r.stdout.trim().split('\n').pop())
   for (const [backend, b] of Object.entries(g.backends)) {
     addRow(`converted network (executor) vs original graph (tfjs-converter), ${backend} backend, one image`, b.ours, b.reference, fmtMs, 0.8, b.samples.ours.map((o, i) => o / b.samples.reference[i]))
+    addRow(`the same, CPU time of the process (${backend})`, median(b.cpu.ours), median(b.cpu.reference), fmtMs, undefined, b.cpu.ours.map((o, i) => o / b.cpu.reference[i]))
     keepSamples(`g. executor ${backend} ms`, b.samples.ours)
     keepSamples(`g. reference ${backend} ms`, b.samples.reference)
+    keepSamples(`g. executor ${backend} CPU ms`, b.cpu.ours)
+    keepSamples(`g. reference ${backend} CPU ms`, b.cpu.reference)
   }
   info.push({ measure: '`mpscnn verify`, 8 samples, wasm backend: wall time', value: fmtMs(g.verify.ms) })
   info.push({ measure: '`mpscnn verify`, 8 samples, wasm backend: peak RSS', value: `${g.verify.rssMB.toFixed(1)} MB` })

@@ -47,6 +47,13 @@ export interface LoadOptions {
   base?: string | URL
   /** The fetch to use. Default: `globalThis.fetch`. */
   fetch?: typeof fetch
+  /**
+   * Where fetched files are kept, by URL, so that the layers of one packed file fetch it once.
+   * Default: one map for the whole page or process, which keeps every file it ever loaded:
+   * give a map of your own to let them go with it (the executor does, once its weights are
+   * uploaded).
+   */
+  cache?: Map<string, Promise<ArrayBuffer>>
 }
 
 const files = new Map<string, Promise<ArrayBuffer>>()
@@ -68,10 +75,17 @@ async function readFileUrl(url: URL): Promise<ArrayBuffer> {
   return buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer
 }
 
-/** The whole file behind a tensor, fetched once per URL. */
+function cacheOf(options: LoadOptions): Map<string, Promise<ArrayBuffer>> {
+  const c = options.cache ?? files
+  if (!(c instanceof Map)) throw new TypeError(`unplugin-mpscnn: option cache must be a Map, got ${typeof c}`)
+  return c
+}
+
+/** The whole file behind a tensor, fetched once per URL (per `options.cache`). */
 export function loadFile(url: string, options: LoadOptions = {}): Promise<ArrayBuffer> {
   const u = resolveUrl(url, options.base)
   const key = u.href
+  const files = cacheOf(options)
   let p = files.get(key)
   if (!p) {
     p = (async () => {

@@ -134,6 +134,27 @@ describe('temporary files of killed builds', () => {
     }
   })
 
+  it('a temporary file over an hour old is removed even when its PID is running (the PID may have been taken again)', async () => {
+    const { cacheDir, load, dir } = await builtCache()
+    const next = path.join(dir, 'next-cache')
+    fs.cpSync(cacheDir, next, { recursive: true })
+    const [entry] = fs.readdirSync(path.join(next, 'entries'))
+    const running = runningProcess()
+    try {
+      const stale = path.join('entries', tmpName(entry, running.pid!))
+      const fresh = path.join('entries', tmpName(entry, process.pid))
+      for (const f of [stale, fresh]) fs.writeFileSync(path.join(next, f), 'being written')
+      const hoursAgo = new Date(Date.now() - 2 * 3600_000)
+      fs.utimesSync(path.join(next, stale), hoursAgo, hoursAgo)
+      expect(await load(next)).toBe(true)
+      const left = files(next)
+      expect(left).toContain(fresh)
+      expect(left).not.toContain(stale)
+    } finally {
+      running.kill()
+    }
+  })
+
   it('a build killed while writing its entry leaves a temporary file that the next build removes', async () => {
     const dir = fs.mkdtempSync(path.join(tmp, 'killed-'))
     const file = path.join(dir, 'model.pb')

@@ -136,6 +136,13 @@ describe.skipIf(!hasScript)('the CLI on a terminal', () => {
     expect(r.stdout).toMatch(new RegExp(`layers\\r\\x1b\\[Kmodel\\.pb: ${LAYERS} layers, `))
   })
 
+  it('draws nothing on a terminal with -q (the same conversion, over a second): no bar, no summary', () => {
+    const r = spawnSync('/usr/bin/script', ['-qec', `${cli('quiet-out')} -q`, '/dev/null'], { cwd: dir, encoding: 'utf8' })
+    expect(r.status, r.stdout).toBe(0)
+    expect(r.stdout).toBe('')
+    expect(fs.readdirSync(path.join(dir, 'quiet-out'))).toHaveLength(2 * LAYERS + 1)
+  })
+
   it('draws nothing when stderr is not a terminal', () => {
     const r = spawnSync('/bin/sh', ['-c', cli('pipe-out')], { cwd: dir, encoding: 'utf8' })
     expect(r.status, r.stderr).toBe(0)

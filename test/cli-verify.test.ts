@@ -50,6 +50,20 @@ describe('mpscnn verify', () => {
     expect(p.stdout).toContain('mpscnn: ok')
   })
 
+  it('the tolerance: 1e-4 for float32 and 2e-2 for float16 by default; --tolerance below the difference fails (exit 1)', () => {
+    const report = (...args: string[]) => {
+      const p = mpscnn('verify', file, '--samples', '1', '--json', ...args)
+      return { status: p.status, ...(JSON.parse(p.stdout) as { ok: boolean; tolerance: number; outputs: { maxRel: number }[] }) }
+    }
+    expect(report()).toMatchObject({ status: 0, ok: true, tolerance: 1e-4 })
+    // float16 weights differ from the graph's by more than the float32 bound, within their own.
+    const f16 = report('--precision', 'float16')
+    expect(f16).toMatchObject({ status: 0, ok: true, tolerance: 2e-2 })
+    const diff = f16.outputs[0].maxRel
+    expect(diff).toBeGreaterThan(1e-4)
+    expect(report('--precision', 'float16', '--tolerance', String(diff / 2))).toMatchObject({ status: 1, ok: false, tolerance: diff / 2 })
+  })
+
   it('--assets on a folder written by mpscnn convert, --json; then a hand-edited manifest.json fails naming the node (exit 1)', () => {
     const out = path.join(TMP, 'out')
     expect(mpscnn('convert', file, '--out-dir', out, '--quiet').status).toBe(0)

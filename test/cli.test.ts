@@ -709,7 +709,8 @@ describe('other commands', () => {
 
   it('--help and -h of every command and subcommand: its usage, options and examples on stdout, exit 0', async () => {
     const helps: [string[], string, string[]][] = [
-      [['--help'], 'mpscnn convert <model.pb|model.pbtxt> [options]', ['convert', 'cache', '--version']],
+      [['--help'], 'mpscnn convert <model.pb|model.pbtxt> [options]', ['convert', 'verify', 'cache', '--version']],
+      [['verify', '-h'], 'mpscnn verify <model.pb|model.pbtxt> [options]', ['--assets DIR', '--samples N', '--image FILE', '--tolerance T', 'Exit status:']],
       [['help'], 'mpscnn cache clean [--cache-dir DIR]', ['convert', 'cache']],
       [['convert', '--help'], 'mpscnn convert <model.pb|model.pbtxt> [options]', ['--out-dir DIR', '--dat-dir REF', '--packed', '--align N', '--hash', '--precision P', '--quiet', 'Exit status:', '  4  --dat-dir']],
       [['convert', 'inception.pb', '-h', '--frobnicate'], 'mpscnn convert <model.pb|model.pbtxt> [options]', ['--out-dir DIR']],

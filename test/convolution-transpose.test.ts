@@ -12,6 +12,7 @@ import { convertModel } from '../src/fold/convert.js'
 import { buildNetwork } from '../src/network/index.js'
 import { convertToAssets } from '../src/pipeline/convert-to-assets.js'
 import { attr, float16BitsToFloat32, GraphBuilder } from './helpers/graph-builder.js'
+import { convolutionTranspose, type TransposeCase } from './helpers/graphs.js'
 import { silentlyDropped } from './helpers/no-silent-drops.js'
 
 let seed = 11
@@ -19,17 +20,7 @@ const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 21474836
 const randn = (n: number) => Float64Array.from({ length: n }, () => Math.fround(rand()))
 const T = { T: attr.type('DT_FLOAT') }
 
-interface Case {
-  inH: number
-  inW: number
-  outH: number
-  outW: number
-  k: [number, number]
-  s: number
-  padding: 'SAME' | 'VALID'
-  cin: number
-  cout: number
-}
+type Case = TransposeCase
 
 /** TF's padding before, for the forward convolution of an `size` input (nn_ops.cc GetWindowedOutputSize). */
 function tfBefore(size: number, k: number, s: number, padding: 'SAME' | 'VALID'): number {
@@ -76,19 +67,7 @@ function mpsTranspose(c: Case, node: MpscnnNetworkNode, src: Float64Array, w: Ar
   return out
 }
 
-function build(c: Case) {
-  const b = new GraphBuilder()
-  b.placeholder('x', [1, c.inH, c.inW, c.cin])
-  const f = randn(c.k[0] * c.k[1] * c.cout * c.cin)
-  b.constF32('up/filter', [c.k[0], c.k[1], c.cout, c.cin], f)
-  b.constI32('up/input_sizes', [4], [1, c.outH, c.outW, c.cout])
-  b.op('up/conv2d_transpose', 'Conv2DBackpropInput', ['up/input_sizes', 'up/filter', 'x'], { ...T, strides: attr.ints([1, c.s, c.s, 1]), padding: attr.s(c.padding) })
-  const bias = randn(c.cout)
-  b.constF32('up/bias', [c.cout], bias)
-  b.op('up/BiasAdd', 'BiasAdd', ['up/conv2d_transpose', 'up/bias'], T)
-  b.op('up/Relu', 'Relu', ['up/BiasAdd'], T)
-  return { b, f, bias }
-}
+const build = (c: Case) => convolutionTranspose(c, randn)
 
 describe('Conv2DBackpropInput becomes an MPSCNNConvolutionTranspose', () => {
   const cases: [string, Case][] = [

@@ -13,12 +13,13 @@ import type { MpscnnManifest } from '../src/base/manifest-types.js'
 import { createExecutor } from '../src/execute/executor.js'
 import { createReference } from '../src/execute/reference.js'
 import { TOLERANCE, verify } from '../src/execute/verify.js'
-import { manifestJson } from '../src/emit/manifest.js'
 import { parseModel, type Precision } from '../src/fold/convert.js'
-import { convertToAssets } from '../src/pipeline/convert-to-assets.js'
-import { loadManifest } from '../src/runtime.js'
+import { loadBias, loadWeights } from '../src/runtime.js'
+import { convertToFolder } from './helpers/conversion.js'
 import { attr, GraphBuilder } from './helpers/graph-builder.js'
+import * as graphs from './helpers/graphs.js'
 import { makeInceptionV3_2015, mulberry32 } from './helpers/inception.js'
+import { mpsConvolution } from './helpers/mps64.js'
 
 const T = { T: attr.type('DT_FLOAT') }
 const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'mpscnn-executor-'))
@@ -31,13 +32,8 @@ const randoms = (n: number, seed: number) => {
 }
 
 /** Converts `bytes` as the CLI does (files + manifest.json in a folder) and loads the manifest back. */
-async function convert(bytes: Uint8Array, precision: Precision = 'float32', packed = false): Promise<MpscnnManifest> {
-  const dir = path.join(TMP, `m${seq++}`)
-  fs.mkdirSync(dir)
-  const assets = convertToAssets({ bytes, sha256: null }, 'case.pb', { packed, align: 256, precision })
-  for (const [name, data] of assets.files) fs.writeFileSync(path.join(dir, name), data)
-  fs.writeFileSync(path.join(dir, 'manifest.json'), manifestJson(assets.header, assets.plan, assets.network))
-  return loadManifest(path.join(dir, 'manifest.json'))
+function convert(bytes: Uint8Array, precision: Precision = 'float32', packed = false): Promise<MpscnnManifest> {
+  return convertToFolder(bytes, path.join(TMP, `m${seq++}`), { precision, packed })
 }
 
 interface Compared {
@@ -265,6 +261,48 @@ describe('executor: mutations of the manifest change the result', () => {
     ex.dispose()
   })
 
+  it.each(['cpu', 'wasm'] as const)('an average pool with edge mode clamp divides by the window\'s pixels inside the image (%s), against float64', async (backend) => {
+    const b = input(5, 6, 3)
+    pool(b, 'p', 'AvgPool', conv(b, 'c', 'x', { cin: 3, cout: 3 }), 3, 2)
+    const m = await convert(b.encode())
+    const node = m.network!.nodes.find((n) => n.kind === 'poolingAverage')!
+    expect(node).toMatchObject({ edgeMode: 'clamp' })
+    const ex = await createExecutor(m, { backend })
+    try {
+      const images = await ex.runWithImages(randoms(5 * 6 * 3, 77))
+      const x = images.get(node.source as string)!.data
+      const got = images.get(node.destination)!
+      const [, oh, ow, c] = got.shape
+      // MPSCNNKernel.h: destination pixel (i, j)'s window is centred on offset + stride * (i, j).
+      for (let i = 0; i < oh; i++) for (let j = 0; j < ow; j++) for (let k = 0; k < c; k++) {
+        let sum = 0
+        let count = 0
+        for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) {
+          const y = node.offset!.y + 2 * i + dy
+          const xx = node.offset!.x + 2 * j + dx
+          if (y < 0 || y >= 5 || xx < 0 || xx >= 6) continue
+          sum += x[(y * 6 + xx) * 3 + k]
+          count++
+        }
+        expect(Math.abs(got.data[(i * ow + j) * c + k] - sum / count)).toBeLessThan(1e-6)
+      }
+    } finally {
+      ex.dispose()
+    }
+  })
+
+  it('a folder converted again in the same process: a new executor reads the new weights, not the files it read before', async () => {
+    const dir = path.join(TMP, 'again')
+    const graph = () => { const b = input(5, 5, 2); conv(b, 'c', 'x', { cin: 2, cout: 3 }); return b.encode() }
+    const first = graph()
+    const second = graph() // other seeded weights, the same file names
+    expect(second).not.toEqual(first)
+    for (const bytes of [first, second]) {
+      const { maxAbs } = await compare(bytes, await convertToFolder(bytes, dir))
+      expect(maxAbs).toBeLessThan(F32)
+    }
+  })
+
   it('wasmPaths: a folder or an object of URLs, anything else a TypeError', async () => {
     const m = await convert(bytes)
     await expect(createExecutor(m, { wasmPaths: 3 as never })).rejects.toThrow(/wasmPaths must be/)
@@ -374,5 +412,104 @@ describe('verify: executor vs reference, naming the first diverging node', () =>
     const r = await run(undefined, g)
     expect(r.ok).toBe(false)
     expect(r.firstDivergence!.node).toBe('d/Conv2D')
+  })
+})
+
+describe('executor: code paths checked against MPS definitions in float64 (test/helpers/mps64.ts)', () => {
+  const node = (m: MpscnnManifest, name: string) => m.network!.nodes.find((n) => n.name === name)!
+
+  /** The executor's output for `name`'s destination against mpsConvolution from the node's parameters and its stored weights. */
+  const againstMps = async (m: MpscnnManifest, name: string): Promise<number> => {
+    const n = node(m, name)
+    const net = m.network!
+    const layer = m.layers.find((l) => l.name === n.layer)!
+    const ex = await createExecutor(m)
+    try {
+      const x = randoms(ex.inputShape.reduce((a, b) => a * b, 1), 21)
+      const src = net.images[n.source as string]
+      const dest = net.images[n.destination]
+      expect(n.source).toBe(net.inputs[0].image)
+      const want = mpsConvolution({ data: x, height: src.height, width: src.width, channels: src.featureChannels }, await loadWeights(layer), await loadBias(layer), {
+        kernel: n.kernel!, stride: n.stride!, dilation: n.dilation ?? { x: 1, y: 1 }, offset: n.offset, edgeMode: n.edgeMode === 'clamp' ? 'clamp' : 'zero',
+        groups: n.groups ?? 1, outputChannels: dest.featureChannels, dest,
+      })
+      const got = (await ex.runWithImages(x)).get(n.destination)!.data
+      expect(got.length).toBe(want.length)
+      let maxAbs = 0
+      for (let i = 0; i < got.length; i++) maxAbs = Math.max(maxAbs, Math.abs(got[i] - want[i]))
+      return maxAbs
+    } finally {
+      ex.dispose()
+    }
+  }
+  const single = (o: { k?: number; stride?: number; padding?: string }) => {
+    const b = input(5, 6, 2)
+    conv(b, 'c', 'x', { cin: 2, cout: 3, ...o })
+    return b.encode()
+  }
+
+  it('a convolution with edgeMode clamp: reads outside the image give the nearest edge pixel', async () => {
+    const m = await convert(single({}))
+    expect(node(m, 'c/Conv2D').edgeMode).toBe('zero')
+    node(m, 'c/Conv2D').edgeMode = 'clamp'
+    expect(await againstMps(m, 'c/Conv2D')).toBeLessThan(1e-5)
+  })
+
+  it('a window starting inside the image (offset 2 for a 3 x 3 kernel, stride 2), past the far edge with zeros and with clamp', async () => {
+    const m = await convert(single({ stride: 2 }))
+    node(m, 'c/Conv2D').offset = { x: 2, y: 2 }
+    expect(await againstMps(m, 'c/Conv2D')).toBeLessThan(1e-5)
+    node(m, 'c/Conv2D').edgeMode = 'clamp'
+    expect(await againstMps(m, 'c/Conv2D')).toBeLessThan(1e-5)
+  })
+
+  it.each([['SAME'], ['VALID']])('a stride and a dilation both 2 (%s), which tfjs refuses in one op', async (padding) => {
+    const m = await convert(graphs.paddingConvs(9, [{ name: 'c', k: 3, s: 2, d: 2, padding: padding as 'SAME' | 'VALID' }]).encode())
+    expect(node(m, 'c/Conv2D')).toMatchObject({ stride: { x: 2, y: 2 }, dilation: { x: 2, y: 2 } })
+    expect(await againstMps(m, 'c/Conv2D')).toBeLessThan(1e-5)
+  })
+
+  it('a grouped convolution (a depthwise convolution with multiplier 2)', async () => {
+    const m = await convert(graphs.depthwiseMultiplier().encode())
+    expect(node(m, 'dw').groups).toBe(3)
+    expect(await againstMps(m, 'dw')).toBeLessThan(1e-5)
+  })
+
+  describe('channel offsets: overlapping parts (the later write wins) and a gap of unwritten channels (zero)', () => {
+    const bytes = graphs.concatPair().encode()
+    const parts = async (mutate: (m: MpscnnManifest) => void) => {
+      const plain = await convert(bytes)
+      const ex = await createExecutor(plain)
+      const x = randoms(ex.inputShape.reduce((a, b) => a * b, 1), 22)
+      const joined = (await ex.run(x)).get('j')!
+      ex.dispose()
+      const m = await convert(bytes)
+      mutate(m)
+      const ex2 = await createExecutor(m)
+      const got = (await ex2.run(x)).get('j')!
+      ex2.dispose()
+      /** Channel `c` of pixel `p` of the unmutated join: a's channels 0-3, then c's 0-3. */
+      const was = (p: number, c: number) => joined.data[p * 8 + c]
+      return { got, was, pixels: joined.data.length / 8 }
+    }
+
+    it('c written at 2 instead of 4: channels 2-3 are c\'s, 6-7 nobody\'s', async () => {
+      const { got, was, pixels } = await parts((m) => { node(m, 'c/Conv2D').destinationFeatureChannelOffset = 2 })
+      expect(got.shape).toEqual([1, 5, 5, 8])
+      for (let p = 0; p < pixels; p++) {
+        expect([0, 1, 2, 3, 4, 5, 6, 7].map((c) => got.data[p * 8 + c])).toEqual([was(p, 0), was(p, 1), was(p, 4), was(p, 5), was(p, 6), was(p, 7), 0, 0])
+      }
+    })
+
+    it('a widened to 12 channels, c written at 8: channels 4-7 nobody\'s', async () => {
+      const { got, was, pixels } = await parts((m) => {
+        m.network!.images.j.featureChannels = 12
+        node(m, 'c/Conv2D').destinationFeatureChannelOffset = 8
+      })
+      expect(got.shape).toEqual([1, 5, 5, 12])
+      for (let p = 0; p < pixels; p++) {
+        expect(Array.from(got.data.subarray(p * 12, p * 12 + 12))).toEqual([was(p, 0), was(p, 1), was(p, 2), was(p, 3), 0, 0, 0, 0, was(p, 4), was(p, 5), was(p, 6), was(p, 7)])
+      }
+    })
   })
 })

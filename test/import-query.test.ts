@@ -144,6 +144,16 @@ describe('per-import options (model.pb?packed&align=512 and model.pb?precision=f
     checkFileNames(half, b.fileOf, (stem) => `model.float16/${stem}.dat`)
   })
 
+  it('?packed=false overrides packed: true for that import (Rollup)', async () => {
+    const app = makeApp({ main: "import a from './model.pb'\nimport b from './model.pb?packed=false'\nexport default [a, b]\n" })
+    const b = await bundlers.rollup(app, { packed: true })
+    const [packed, unpacked] = b.manifests
+    expect(assetsOf(b, packed).size).toBe(1)
+    checkBuild({ manifest: packed, assets: assetsOf(b, packed), fileOf: b.fileOf, packedAlign: 256 })
+    expect(assetsOf(b, unpacked).size).toBe(2 * unpacked.layers.length)
+    checkBuild({ manifest: unpacked, assets: assetsOf(b, unpacked), fileOf: b.fileOf })
+  })
+
   it('vite dev: both imports served from memory, each at URLs of its own (float32 and float16 files share names)', async () => {
     const app = makeApp({ main: "import a from './model.pb'\nimport b from './model.pb?precision=float16'\nexport default [a, b]\n" })
     const vite = await import('vite')
@@ -174,6 +184,10 @@ describe('per-import options (model.pb?packed&align=512 and model.pb?precision=f
         checkBuild({ manifest: m, assets, fileOf: (url) => url, precision })
       }
       expect(half.layers[0].weights.url).not.toBe(plain.layers[0].weights.url)
+      // <base>@mpscnn/<sha>/<file>, and <base>@mpscnn/<sha>/<variant>/<file> for the import with options.
+      const sha = /^\/@mpscnn\/([0-9a-f]{16})\/weights_/.exec(plain.layers[0].weights.url)?.[1]
+      expect(sha, plain.layers[0].weights.url).toBeDefined()
+      expect(half.layers[0].weights.url.startsWith(`/@mpscnn/${sha}/float16/weights_`), half.layers[0].weights.url).toBe(true)
     } finally {
       await server.close()
     }

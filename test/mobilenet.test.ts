@@ -7,97 +7,10 @@
 import { describe, expect, it } from 'vitest'
 import { convertModel } from '../src/fold/convert.js'
 import { buildNetwork } from '../src/network/index.js'
-import { attr, encodeGraphDef, GraphBuilder } from './helpers/graph-builder.js'
+import { encodeGraphDef } from './helpers/graph-builder.js'
+import { slimMobilenet } from './helpers/graphs.js'
 import { silentlyDropped } from './helpers/no-silent-drops.js'
 import { formatGraphDefText } from './helpers/pbtxt-writer.js'
-
-let seed = 7
-const rand = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32) * 2 - 1
-const randn = (n: number, lo = -1, hi = 1) => Float32Array.from({ length: n }, () => Math.fround(lo + ((rand() + 1) / 2) * (hi - lo)))
-
-interface Expect {
-  name: string
-  kind: string
-  weights: Float32Array
-  bias: Float32Array
-}
-
-function slimMobilenet(fused: boolean) {
-  const b = new GraphBuilder()
-  const expected: Expect[] = []
-  b.placeholder('input', [1, 32, 32, 3])
-  const constRead = (name: string, shape: number[], values: Float32Array) => {
-    b.const(name, { shape, values })
-    return b.op(`${name}/read`, 'Identity', [name], { T: attr.type('DT_FLOAT') })
-  }
-  const bn = (scope: string, x: string, c: number): { out: string; s: Float64Array; shift: Float64Array } => {
-    const gamma = randn(c, 0.5, 1.5)
-    const beta = randn(c)
-    const mean = randn(c)
-    const variance = randn(c, 0.2, 2)
-    const eps = Math.fround(0.001)
-    const g = constRead(`${scope}/BatchNorm/gamma`, [c], gamma)
-    const be = constRead(`${scope}/BatchNorm/beta`, [c], beta)
-    const m = constRead(`${scope}/BatchNorm/moving_mean`, [c], mean)
-    const v = constRead(`${scope}/BatchNorm/moving_variance`, [c], variance)
-    let out: string
-    if (fused) {
-      out = b.op(`${scope}/BatchNorm/FusedBatchNorm`, 'FusedBatchNorm', [x, g, be, m, v], { epsilon: attr.f(0.001), is_training: attr.b(false), data_format: attr.s('NHWC'), T: attr.type('DT_FLOAT') })
-    } else {
-      const p = `${scope}/BatchNorm/batchnorm`
-      b.const(`${p}/add/y`, { shape: [], values: [0.001] })
-      b.op(`${p}/add`, 'Add', [v, `${p}/add/y`])
-      b.op(`${p}/Rsqrt`, 'Rsqrt', [`${p}/add`])
-      b.op(`${p}/mul`, 'Mul', [`${p}/Rsqrt`, g])
-      b.op(`${p}/mul_1`, 'Mul', [x, `${p}/mul`])
-      b.op(`${p}/mul_2`, 'Mul', [m, `${p}/mul`])
-      b.op(`${p}/sub`, 'Sub', [be, `${p}/mul_2`])
-      out = b.op(`${p}/add_1`, 'Add', [`${p}/mul_1`, `${p}/sub`])
-    }
-    const s = Float64Array.from(gamma, (gm, i) => gm / Math.sqrt(variance[i] + eps))
-    const shift = Float64Array.from(s, (si, i) => beta[i] - mean[i] * si)
-    return { out: b.op(`${scope}/Relu6`, 'Relu6', [out]), s, shift }
-  }
-  const conv = (scope: string, x: string, k: number, cin: number, cout: number, stride: number) => {
-    const w = randn(k * k * cin * cout)
-    const r = constRead(`${scope}/weights`, [k, k, cin, cout], w)
-    const y = b.op(`${scope}/Conv2D`, 'Conv2D', [x, r], { strides: attr.ints([1, stride, stride, 1]), padding: attr.s('SAME'), data_format: attr.s('NHWC'), T: attr.type('DT_FLOAT') })
-    const n = bn(scope, y, cout)
-    const wt = new Float32Array(w.length)
-    for (let o = 0; o < cout; o++) for (let t = 0; t < k * k * cin; t++) wt[o * k * k * cin + t] = Math.fround(w[t * cout + o] * n.s[o])
-    expected.push({ name: scope.replace(/\//g, '_'), kind: 'conv', weights: wt, bias: Float32Array.from(n.shift) })
-    return n.out
-  }
-  const dw = (scope: string, x: string, c: number) => {
-    const w = randn(9 * c)
-    const r = constRead(`${scope}/depthwise_weights`, [3, 3, c, 1], w)
-    const y = b.op(`${scope}/depthwise`, 'DepthwiseConv2dNative', [x, r], { strides: attr.ints([1, 1, 1, 1]), padding: attr.s('SAME'), data_format: attr.s('NHWC'), T: attr.type('DT_FLOAT') })
-    const n = bn(scope, y, c)
-    const wt = new Float32Array(w.length)
-    for (let ch = 0; ch < c; ch++) for (let t = 0; t < 9; t++) wt[ch * 9 + t] = Math.fround(w[t * c + ch] * n.s[ch])
-    expected.push({ name: scope.replace(/\//g, '_'), kind: 'depthwise', weights: wt, bias: Float32Array.from(n.shift) })
-    return n.out
-  }
-  let x = conv('MobilenetV1/Conv2d_0', 'input', 3, 3, 8, 2)
-  x = dw('MobilenetV1/Conv2d_1_depthwise', x, 8)
-  x = conv('MobilenetV1/Conv2d_1_pointwise', x, 1, 8, 16, 1)
-  x = dw('MobilenetV1/Conv2d_2_depthwise', x, 16)
-  x = conv('MobilenetV1/Conv2d_2_pointwise', x, 1, 16, 16, 1)
-  b.op('MobilenetV1/Logits/AvgPool_1a/AvgPool', 'AvgPool', [x], { ksize: attr.ints([1, 16, 16, 1]), strides: attr.ints([1, 2, 2, 1]), padding: attr.s('VALID') })
-  const lw = randn(16 * 10)
-  const lb = randn(10)
-  const r = constRead('MobilenetV1/Logits/Conv2d_1c_1x1/weights', [1, 1, 16, 10], lw)
-  const br = constRead('MobilenetV1/Logits/Conv2d_1c_1x1/biases', [10], lb)
-  b.op('MobilenetV1/Logits/Conv2d_1c_1x1/Conv2D', 'Conv2D', ['MobilenetV1/Logits/AvgPool_1a/AvgPool', r], { strides: attr.ints([1, 1, 1, 1]), padding: attr.s('SAME') })
-  b.op('MobilenetV1/Logits/Conv2d_1c_1x1/BiasAdd', 'BiasAdd', ['MobilenetV1/Logits/Conv2d_1c_1x1/Conv2D', br], { data_format: attr.s('NHWC') })
-  b.const('MobilenetV1/Logits/SpatialSqueeze/dims', { dtype: 'int32', shape: [2], values: [1, 2] })
-  b.op('MobilenetV1/Logits/SpatialSqueeze', 'Squeeze', ['MobilenetV1/Logits/Conv2d_1c_1x1/BiasAdd'], { squeeze_dims: attr.ints([1, 2]) })
-  b.op('MobilenetV1/Predictions/Softmax', 'Softmax', ['MobilenetV1/Logits/SpatialSqueeze'])
-  const lt = new Float32Array(lw.length)
-  for (let o = 0; o < 10; o++) for (let i = 0; i < 16; i++) lt[o * 16 + i] = lw[i * 10 + o]
-  expected.push({ name: 'MobilenetV1_Logits_Conv2d_1c_1x1', kind: 'conv', weights: lt, bias: lb })
-  return { graph: b.graph(), expected }
-}
 
 describe('MobileNet v1 as TF-slim exports it', () => {
   for (const fused of [true, false]) {

@@ -8,6 +8,7 @@ import { convertModel } from '../src/fold/convert.js'
 import { buildNetwork, type NetworkOptions } from '../src/network/index.js'
 import { convertToAssets } from '../src/pipeline/convert-to-assets.js'
 import { attr, GraphBuilder } from './helpers/graph-builder.js'
+import * as graphs from './helpers/graphs.js'
 import { silentlyDropped } from './helpers/no-silent-drops.js'
 
 let seed = 7
@@ -33,19 +34,7 @@ function refused(b: GraphBuilder, opts: NetworkOptions = {}): { code: string; me
 const T = { T: attr.type('DT_FLOAT') }
 
 /** A Conv2D with random constant weights [kh, kw, cin, cout]; returns its output's name. */
-function conv(b: GraphBuilder, name: string, input: string, o: { k?: number | [number, number]; cin: number; cout: number; stride?: number; padding?: string; dilation?: number; nchw?: boolean }): string {
-  const [kh, kw] = Array.isArray(o.k) ? o.k : [o.k ?? 3, o.k ?? 3]
-  const s = o.stride ?? 1
-  const d = o.dilation ?? 1
-  b.constF32(`${name}/weights`, [kh, kw, o.cin, o.cout], randn(kh * kw * o.cin * o.cout))
-  return b.op(`${name}/Conv2D`, 'Conv2D', [input, `${name}/weights`], {
-    ...T,
-    strides: attr.ints(o.nchw ? [1, 1, s, s] : [1, s, s, 1]),
-    dilations: attr.ints([1, d, d, 1]),
-    padding: attr.s(o.padding ?? 'SAME'),
-    data_format: attr.s(o.nchw ? 'NCHW' : 'NHWC'),
-  })
-}
+const conv = (b: GraphBuilder, name: string, input: string, o: graphs.ConvOptions): string => graphs.conv(b, randn, name, input, o)
 
 function byName(net: MpscnnNetwork, name: string): MpscnnNetworkNode {
   const n = net.nodes.find((x) => x.name === name)
@@ -75,10 +64,7 @@ describe('padding as MPS does it', () => {
   for (const size of [7, 8]) for (const k of [1, 2, 3, 4]) for (const s of [1, 2]) for (const p of ['SAME', 'VALID'] as const) if (k <= size) cases.push([size, k, s, 1, p])
   cases.push([9, 3, 1, 2, 'SAME'], [9, 3, 2, 2, 'VALID'])
   it.each(cases)('conv on %i px, kernel %i, stride %i, dilation %i, %s reads the pixels TF reads', (size, k, s, d, p) => {
-    const b = new GraphBuilder()
-    b.placeholder('x', [1, size, size + 3, 2])
-    conv(b, 'c', 'x', { k, cin: 2, cout: 4, stride: s, padding: p, dilation: d })
-    const net = network(b)
+    const net = network(graphs.paddingConvs(size, [{ name: 'c', k, s, d, padding: p }]))
     const n = byName(net, 'c/Conv2D')
     const img = net.images[n.destination]
     for (const [dim, src] of [['y', size], ['x', size + 3]] as const) {
@@ -90,14 +76,7 @@ describe('padding as MPS does it', () => {
   })
 
   it('folds an explicit zero Pad into the convolution that reads it, and into a max pool (zero edge), not an average pool', () => {
-    const b = new GraphBuilder()
-    b.placeholder('x', [1, 8, 9, 4])
-    b.constI32('pads', [4, 2], [0, 0, 2, 1, 0, 3, 0, 0])
-    b.op('pad', 'Pad', ['x', 'pads'], T)
-    conv(b, 'c', 'pad', { k: 3, cin: 4, cout: 4, stride: 2, padding: 'VALID' })
-    b.op('mp', 'MaxPool', ['pad'], { ...T, ksize: attr.ints([1, 3, 3, 1]), strides: attr.ints([1, 2, 2, 1]), padding: attr.s('VALID') })
-    b.op('sum', 'AddV2', ['c/Conv2D', 'mp'], T)
-    const net = network(b)
+    const net = network(graphs.explicitPad())
     const c = byName(net, 'c/Conv2D')
     const mp = byName(net, 'mp')
     expect(c.tf).toContain('pad')
@@ -133,12 +112,7 @@ describe('padding as MPS does it', () => {
   })
 
   it('pools: max pool clamps (never changes a maximum), average pool clamps (TF leaves padding out of the count)', () => {
-    const b = new GraphBuilder()
-    b.placeholder('x', [1, 7, 8, 2])
-    conv(b, 'c', 'x', { k: 1, cin: 2, cout: 4 })
-    b.op('mp', 'MaxPool', ['c/Conv2D'], { ...T, ksize: attr.ints([1, 3, 3, 1]), strides: attr.ints([1, 2, 2, 1]), padding: attr.s('SAME') })
-    b.op('ap', 'AvgPool', ['mp'], { ...T, ksize: attr.ints([1, 2, 2, 1]), strides: attr.ints([1, 2, 2, 1]), padding: attr.s('SAME') })
-    const net = network(b)
+    const net = network(graphs.pools())
     const mp = byName(net, 'mp')
     const ap = byName(net, 'ap')
     expect([mp.kind, mp.edgeMode, ap.kind, ap.edgeMode]).toEqual(['poolingMax', 'clamp', 'poolingAverage', 'clamp'])
@@ -152,15 +126,7 @@ describe('padding as MPS does it', () => {
 
 describe('the op table', () => {
   it('residual Add of two images, standalone and fused neurons, softmax', () => {
-    const b = new GraphBuilder()
-    b.placeholder('x', [1, 6, 6, 4])
-    const c1 = conv(b, 'c1', 'x', { cin: 4, cout: 4 })
-    b.op('c1/relu6', 'Relu6', [c1], T)
-    b.op('res', 'AddV2', ['c1/relu6', 'x'], T)
-    b.op('res/relu', 'Relu', ['res'], T)
-    b.op('sig', 'Sigmoid', ['res/relu'], T)
-    b.op('lsm', 'LogSoftmax', ['sig'], T)
-    const net = network(b)
+    const net = network(graphs.residualNeurons())
     expect(net.nodes.map((n) => [n.kind, n.neuron?.type ?? null])).toEqual([
       ['convolution', 'relu6'],
       ['add', null],
@@ -174,18 +140,37 @@ describe('the op table', () => {
     expect(net.inputs).toEqual([{ image: 'x', tfNode: 'x', placeholder: 'x', before: [] }])
   })
 
-  it('global average pooling spelled as Mean, then a fully connected layer and its BiasAdd folded', () => {
+  it('the other neurons of the table, Sub and Mul of two images, PadV2 with 0 folded, and StopGradient, Snapshot, PlaceholderWithDefault as no encode', () => {
     const b = new GraphBuilder()
-    b.placeholder('x', [1, 5, 7, 3])
-    const c = conv(b, 'c', 'x', { cin: 3, cout: 8, stride: 2 })
-    b.constI32('axes', [2], [1, 2])
-    b.op('gap', 'Mean', [c, 'axes'], { ...T, keep_dims: attr.b(false) })
-    b.constF32('fc/weights', [8, 10], randn(80))
-    b.op('fc/MatMul', 'MatMul', ['gap', 'fc/weights'], T)
-    b.constF32('fc/bias', [10], randn(10))
-    b.op('fc/BiasAdd', 'BiasAdd', ['fc/MatMul', 'fc/bias'], T)
-    b.op('prob', 'Softmax', ['fc/BiasAdd'], T)
+    b.placeholder('x', [1, 6, 6, 4])
+    b.op('pwd', 'PlaceholderWithDefault', ['x'], { dtype: attr.type('DT_FLOAT') })
+    b.constI32('pads', [4, 2], [0, 0, 1, 1, 1, 1, 0, 0])
+    b.constF32('zero', [], [0])
+    b.op('pad', 'PadV2', ['pwd', 'pads', 'zero'], T)
+    const c1 = conv(b, 'c1', 'pad', { cin: 4, cout: 4, padding: 'VALID' })
+    b.op('sub', 'Sub', [c1, 'x'], T)
+    let y = 'sub'
+    for (const op of ['Tanh', 'Elu', 'LeakyRelu', 'Softplus', 'Softsign', 'Abs']) y = b.op(op.toLowerCase(), op, [y], op === 'LeakyRelu' ? { ...T, alpha: attr.f(0.25) } : T)
+    b.op('snap', 'Snapshot', [y], T)
+    b.op('stop', 'StopGradient', ['snap'], T)
+    b.op('mul', 'Mul', ['stop', c1], T)
     const net = network(b)
+    expect(net.nodes.map((n) => [n.kind, n.neuron?.type ?? null])).toEqual([
+      ['convolution', null],
+      ['subtract', null],
+      ...['tanh', 'elu', 'leakyRelu', 'softPlus', 'softSign', 'absolute'].map((t) => ['neuron', t]),
+      ['multiply', null],
+    ])
+    expect(byName(net, 'leakyrelu').neuron).toMatchObject({ a: 0.25 })
+    // The pass-through ops are views: their image is their input's, with no encode.
+    expect(byName(net, 'c1/Conv2D')).toMatchObject({ source: 'pwd', edgeMode: 'zero' })
+    expect(byName(net, 'c1/Conv2D').tf).toContain('pad')
+    expect(net.images.pwd).toEqual(net.images.x)
+    expect(byName(net, 'mul').source).toEqual(['abs', 'c1/Conv2D'])
+  })
+
+  it('global average pooling spelled as Mean, then a fully connected layer and its BiasAdd folded', () => {
+    const net = network(graphs.meanFullyConnected())
     const gap = byName(net, 'gap')
     expect(gap).toMatchObject({ kind: 'poolingAverage', kernel: { width: 4, height: 3 }, offset: { x: 2, y: 1 }, source: 'c/Conv2D' })
     expect(net.images.gap).toEqual({ width: 1, height: 1, featureChannels: 8 })
@@ -197,40 +182,14 @@ describe('the op table', () => {
 
   for (const spelling of ['Reshape', 'Keras Flatten'] as const) {
     it(`fully connected after a flatten (${spelling}) reads the H x W x C image with kernel = the image size`, () => {
-      const b = new GraphBuilder()
-      b.placeholder('x', [1, 4, 4, 2])
-      const c = conv(b, 'c', 'x', { cin: 2, cout: 3, stride: 2 }) // 2 x 2 x 3
-      if (spelling === 'Reshape') b.constI32('shape', [2], [-1, 12])
-      else {
-        b.op('flatten/Shape', 'Shape', [c], { ...T, out_type: attr.type('DT_INT32') })
-        b.constI32('flatten/begin', [1], [1])
-        b.constI32('flatten/end', [1], [0])
-        b.constI32('flatten/strides', [1], [1])
-        b.op('flatten/strided_slice', 'StridedSlice', ['flatten/Shape', 'flatten/begin', 'flatten/end', 'flatten/strides'], { T: attr.type('DT_INT32'), end_mask: attr.i(1) })
-        b.constI32('flatten/axis', [1], [0])
-        b.op('flatten/Prod', 'Prod', ['flatten/strided_slice', 'flatten/axis'], { T: attr.type('DT_INT32'), keep_dims: attr.b(false) })
-        b.constI32('flatten/minus1', [], [-1])
-        b.op('shape', 'Pack', ['flatten/minus1', 'flatten/Prod'], { T: attr.type('DT_INT32'), N: attr.i(2) })
-      }
-      b.op('flat', 'Reshape', [c, 'shape'], T)
-      b.constF32('fc/weights', [12, 5], randn(60))
-      b.op('fc/MatMul', 'MatMul', ['flat', 'fc/weights'], T)
-      const net = network(b)
+      const net = network(graphs.flatten(spelling)) // 2 x 2 x 3 flattened
       expect(byName(net, 'fc/MatMul')).toMatchObject({ source: 'c/Conv2D', kernel: { width: 2, height: 2 }, inputFeatureChannels: 3, offset: { x: 1, y: 1 } })
       expect(net.nodes.map((n) => n.kind)).toEqual(['convolution', 'fullyConnected'])
     })
   }
 
   it('an NCHW graph: the input read as [1, C, H, W], convolutions and pools in NCHW, a flatten in C, H, W order', () => {
-    const b = new GraphBuilder()
-    b.placeholder('x', [1, 3, 7, 6])
-    const c = conv(b, 'c', 'x', { cin: 3, cout: 4, stride: 2, nchw: true })
-    b.op('p', 'MaxPool', [c], { ...T, ksize: attr.ints([1, 1, 2, 2]), strides: attr.ints([1, 1, 2, 2]), padding: attr.s('VALID'), data_format: attr.s('NCHW') })
-    b.constI32('shape', [2], [-1, 8])
-    b.op('flat', 'Reshape', ['p', 'shape'], T)
-    b.constF32('fc/weights', [8, 2], randn(16))
-    b.op('fc/MatMul', 'MatMul', ['flat', 'fc/weights'], T)
-    const net = network(b)
+    const net = network(graphs.nchw())
     expect(net.images.x).toEqual({ width: 6, height: 7, featureChannels: 3 })
     expect(net.images['c/Conv2D']).toEqual({ width: 3, height: 4, featureChannels: 4 })
     expect(net.images.p).toEqual({ width: 1, height: 2, featureChannels: 4 })
@@ -238,16 +197,7 @@ describe('the op table', () => {
   })
 
   it('a flatten of an NCHW tensor (Transpose) permutes the weight rows to MPSCNNFullyConnected\'s H, W, C order', () => {
-    const b = new GraphBuilder()
-    b.placeholder('x', [1, 3, 4, 2])
-    const c = conv(b, 'c', 'x', { cin: 2, cout: 5 }) // 3 x 4 x 5
-    b.constI32('perm', [4], [0, 3, 1, 2])
-    b.op('nchw', 'Transpose', [c, 'perm'], { ...T, Tperm: attr.type('DT_INT32') })
-    b.constI32('shape', [2], [1, 60])
-    b.op('flat', 'Reshape', ['nchw', 'shape'], T)
-    const w = randn(60 * 7)
-    b.constF32('fc/weights', [60, 7], w)
-    b.op('fc/MatMul', 'MatMul', ['flat', 'fc/weights'], T)
+    const { b, w } = graphs.nchwFlatten() // a 3 x 4 x 5 convolution transposed to NCHW
     const bytes = b.encode()
     const assets = convertToAssets({ bytes, sha256: null }, 'nchw.pb', { packed: false, align: 256, precision: 'float32' })
     expect(assets.network!.nodes.find((n) => n.name === 'fc/MatMul')).toMatchObject({ kernel: { width: 4, height: 3 }, inputFeatureChannels: 5 })
@@ -265,33 +215,7 @@ describe('the op table', () => {
   })
 
   it('upsampling, an unfolded batch norm on the input, a Relu6 fused into a depthwise convolution, preprocessing', () => {
-    const b = new GraphBuilder()
-    b.placeholder('x', [1, 4, 4, 3])
-    b.constF32('mean', [3], [1, 2, 3])
-    b.op('centered', 'Sub', ['x', 'mean'], T)
-    b.constF32('scale', [], [0.5])
-    b.op('scaled', 'Mul', ['centered', 'scale'], T)
-    b.constF32('bn/gamma', [3], [1, 2, 3])
-    b.constF32('bn/beta', [3], [0, 1, 0])
-    b.constF32('bn/mean', [3], [0, 0, 1])
-    b.constF32('bn/var', [3], [1, 3, 8])
-    const c = conv(b, 'c', 'scaled', { cin: 3, cout: 4 })
-    b.op('c/relu', 'Relu', [c], T)
-    b.op('bn', 'FusedBatchNormV3', ['c/relu', 'bn/gamma', 'bn/beta', 'bn/mean', 'bn/var'], { ...T, epsilon: attr.f(0), is_training: attr.b(false) })
-    b.constF32('dw/weights', [3, 3, 4, 1], randn(36))
-    // bn has 3 parameters for 4 channels: refused by name. Use 4-channel parameters instead.
-    b.remove('bn')
-    for (const k of ['gamma', 'beta', 'mean', 'var']) b.remove(`bn/${k}`)
-    b.constF32('bn/gamma', [4], [1, 2, 3, 4])
-    b.constF32('bn/beta', [4], [0, 1, 0, 1])
-    b.constF32('bn/mean', [4], [0, 0, 1, 1])
-    b.constF32('bn/var', [4], [1, 4, 9, 16])
-    b.op('bn', 'FusedBatchNormV3', ['c/relu', 'bn/gamma', 'bn/beta', 'bn/mean', 'bn/var'], { ...T, epsilon: attr.f(0), is_training: attr.b(false) })
-    b.op('dw', 'DepthwiseConv2dNative', ['bn', 'dw/weights'], { ...T, strides: attr.ints([1, 1, 1, 1]), padding: attr.s('SAME') })
-    b.op('dw/relu6', 'Relu6', ['dw'], T)
-    b.constI32('size', [2], [8, 12])
-    b.op('up', 'ResizeNearestNeighbor', ['dw/relu6', 'size'], T)
-    const net = network(b)
+    const net = network(graphs.upsamplingBatchNorm())
     expect(net.inputs[0]).toEqual({ image: 'scaled', tfNode: 'scaled', placeholder: 'x', before: [], preprocess: { scale: [0.5, 0.5, 0.5], bias: [-0.5, -1, -1.5], tf: ['centered', 'scaled'], from: 'x' } })
     const bn = byName(net, 'bn')
     expect(bn.kind).toBe('batchNormalization')
@@ -303,41 +227,14 @@ describe('the op table', () => {
   })
 
   it('drops training leftovers: dropout with keep_prob 1, CheckNumerics and Identity chains', () => {
-    const b = new GraphBuilder()
-    b.placeholder('x', [1, 4, 4, 3])
-    const c = conv(b, 'c', 'x', { cin: 3, cout: 4 })
-    b.op('check', 'CheckNumerics', [c], { ...T, message: attr.s('bad') })
-    b.op('id1', 'Identity', [c, '^check'], T)
-    b.op('id2', 'Identity', ['id1'], T)
-    b.constF32('keep', [], [1])
-    b.op('drop/Shape', 'Shape', ['id2'], T)
-    b.op('drop/random_uniform/RandomUniform', 'RandomUniform', ['drop/Shape'], { T: attr.type('DT_INT32'), dtype: attr.type('DT_FLOAT') })
-    b.constF32('drop/random_uniform/range', [], [1])
-    b.op('drop/random_uniform/mul', 'Mul', ['drop/random_uniform/RandomUniform', 'drop/random_uniform/range'], T)
-    b.op('drop/add', 'Add', ['keep', 'drop/random_uniform/mul'], T)
-    b.op('drop/Floor', 'Floor', ['drop/add'], T)
-    b.op('drop/div', 'RealDiv', ['id2', 'keep'], T)
-    b.op('drop/mul', 'Mul', ['drop/div', 'drop/Floor'], T)
-    b.op('out', 'Relu', ['drop/mul'], T)
-    const net = network(b)
+    const net = network(graphs.trainingLeftovers())
     // The Relu reads the convolution's value unchanged, so the convolution takes it as its neuron.
     expect(net.nodes.map((n) => [n.kind, n.neuron?.type, n.destination])).toEqual([['convolution', 'relu', 'out']])
     expect(net.nodes[0].tf).toEqual(['c/Conv2D', 'out'])
   })
 
   it('joins concatenations the MPS way: producers write at channel offsets, nested joins flatten, a concatenation node stays for the input', () => {
-    const b = new GraphBuilder()
-    b.placeholder('x', [1, 5, 5, 4])
-    const a = conv(b, 'a', 'x', { cin: 4, cout: 8 })
-    const c = conv(b, 'c', 'x', { cin: 4, cout: 4 })
-    const d = conv(b, 'd', 'x', { cin: 4, cout: 12 })
-    b.op('p', 'MaxPool', ['x'], { ...T, ksize: attr.ints([1, 3, 3, 1]), strides: attr.ints([1, 1, 1, 1]), padding: attr.s('SAME') })
-    b.constI32('axis', [], [3])
-    b.op('inner', 'ConcatV2', [c, d, 'axis'], { ...T, N: attr.i(2) })
-    b.constI32('dim', [], [-1])
-    b.op('outer', 'Concat', ['dim', a, 'inner', 'p'], { ...T, N: attr.i(3) })
-    b.op('both', 'ConcatV2', ['outer', 'x', 'axis'], { ...T, N: attr.i(2) })
-    const net = network(b)
+    const net = network(graphs.nestedConcat())
     const at = (n: string) => [byName(net, n).destination, byName(net, n).destinationFeatureChannelOffset]
     expect([at('a/Conv2D'), at('c/Conv2D'), at('d/Conv2D'), at('p')]).toEqual([['both', 0], ['both', 8], ['both', 12], ['both', 24]])
     expect(byName(net, 'both')).toMatchObject({ kind: 'concatenation', source: ['x'], sourceFeatureChannelOffsets: [28] })
@@ -346,41 +243,15 @@ describe('the op table', () => {
   })
 
   it('a producer whose output is also read elsewhere, or whose offset is not a multiple of 4, is copied by a concatenation node', () => {
-    const b = new GraphBuilder()
-    b.placeholder('x', [1, 5, 5, 4])
-    const a = conv(b, 'a', 'x', { cin: 4, cout: 6 })
-    const c = conv(b, 'c', 'x', { cin: 4, cout: 4 })
-    b.constI32('axis', [], [3])
-    b.op('j', 'ConcatV2', [a, c, 'axis'], { ...T, N: attr.i(2) })
-    b.op('k', 'ConcatV2', ['j', a, 'axis'], { ...T, N: attr.i(2) })
-    const net = network(b)
+    const net = network(graphs.concatCopied())
     expect(byName(net, 'j')).toMatchObject({ source: ['a/Conv2D', 'c/Conv2D'], sourceFeatureChannelOffsets: [0, 6] })
   })
 })
 
 describe('real-world spellings', () => {
   it('a TF2 Keras export: StatefulPartitionedCall scopes, numeric constants, BiasAdd then FusedBatchNormV3, Relu6, Mean, Dense, Softmax, a final Identity', () => {
-    const b = new GraphBuilder()
-    const s = 'StatefulPartitionedCall/model'
-    b.placeholder('input_1', [-1, 8, 8, 3])
-    b.constF32('2687', [3, 3, 3, 8], randn(216))
-    b.op(`${s}/conv2d/Conv2D`, 'Conv2D', ['input_1', '2687'], { ...T, strides: attr.ints([1, 2, 2, 1]), padding: attr.s('SAME') })
-    b.constF32('2688', [8], randn(8))
-    b.op(`${s}/conv2d/BiasAdd`, 'BiasAdd', [`${s}/conv2d/Conv2D`, '2688'], T)
-    for (const k of ['gamma', 'beta', 'mean']) b.constF32(`bn_${k}`, [8], randn(8))
-    b.constF32('bn_var', [8], new Float32Array(8).fill(1))
-    b.op(`${s}/bn/FusedBatchNormV3`, 'FusedBatchNormV3', [`${s}/conv2d/BiasAdd`, 'bn_gamma', 'bn_beta', 'bn_mean', 'bn_var'], { ...T, epsilon: attr.f(0.001), is_training: attr.b(false) })
-    b.op(`${s}/re_lu/Relu6`, 'Relu6', [`${s}/bn/FusedBatchNormV3`], T)
-    b.constI32('axes', [2], [1, 2])
-    b.op(`${s}/gap/Mean`, 'Mean', [`${s}/re_lu/Relu6`, 'axes'], { ...T, keep_dims: attr.b(false) })
-    b.constF32('2699', [8, 5], randn(40))
-    b.op(`${s}/dense/MatMul`, 'MatMul', [`${s}/gap/Mean`, '2699'], T)
-    b.constF32('2700', [5], randn(5))
-    b.op(`${s}/dense/BiasAdd`, 'BiasAdd', [`${s}/dense/MatMul`, '2700'], T)
-    b.op(`${s}/dense/Softmax`, 'Softmax', [`${s}/dense/BiasAdd`], T)
-    b.op('StatefulPartitionedCall', 'Identity', [`${s}/dense/Softmax`], T)
-    b.op('Identity', 'Identity', ['StatefulPartitionedCall'], T)
-    const net = network(b)
+    const s = graphs.KERAS_SCOPE
+    const net = network(graphs.keras())
     expect(net.nodes.map((n) => [n.kind, n.name, n.neuron?.type ?? null])).toEqual([
       ['convolution', `${s}/conv2d/Conv2D`, 'relu6'],
       ['poolingAverage', `${s}/gap/Mean`, null],

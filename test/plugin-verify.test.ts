@@ -124,6 +124,24 @@ describe('the plugin option verify', () => {
     expect(on.some((u) => u.includes('@tensorflow/tfjs-core'))).toBe(true)
   })
 
+  it('without TensorFlow.js installed, a build with verify fails with MISSING_DEPENDENCY naming the model and what to install', () => {
+    const app = makeApp({ model: model() })
+    // A module resolve hook (node:module register) answers every @tensorflow/ package as npm would without it.
+    fs.writeFileSync(
+      path.join(app.dir, 'hooks.mjs'),
+      `export async function resolve(s, c, next) { if (s.startsWith('@tensorflow/')) throw Object.assign(new Error("Cannot find package '" + s + "'"), { code: 'ERR_MODULE_NOT_FOUND' }); return next(s, c) }\n`,
+    )
+    fs.writeFileSync(path.join(app.dir, 'register.mjs'), `import { register } from 'node:module'\nregister(${JSON.stringify(pathToFileURL(path.join(app.dir, 'hooks.mjs')).href)})\n`)
+    const script =
+      `const { rollup } = await import(${JSON.stringify(pathToFileURL(require.resolve('rollup')).href)}); const { default: m } = await import(${JSON.stringify(pathToFileURL(path.join(DIST, 'plugin/rollup.js')).href)});` +
+      `try { await rollup({ input: ${JSON.stringify(app.entry)}, plugins: [m({ cache: false, verify: { samples: 1 } })], onLog() {} }); console.log('built') } catch (e) { console.log(e.pluginCode); console.log(e.message) }`
+    const p = spawnSync(process.execPath, ['--no-warnings', '--import', pathToFileURL(path.join(app.dir, 'register.mjs')).href, '--input-type=module', '-e', script], { cwd: app.dir, encoding: 'utf8' })
+    expect(p.stderr).toBe('')
+    const [code, message] = p.stdout.split('\n')
+    expect(code).toBe('MISSING_DEPENDENCY')
+    expect(message).toMatch(/model\.pb: .*needs TensorFlow\.js .*@tensorflow\/tfjs-core/)
+  })
+
   it('validates the option', () => {
     expect(resolveOptions({}).verify).toBe(false)
     expect(resolveOptions({ verify: true }).verify).toEqual({ samples: 8, seed: 1, tolerance: undefined, backend: 'cpu' })

@@ -9,18 +9,11 @@ import { convertModel } from '../src/fold/convert.js'
 import { buildNetwork } from '../src/network/index.js'
 import { createReference } from '../src/execute/reference.js'
 import { parseModel } from '../src/fold/convert.js'
-import { DataType, type TensorProto } from '../src/graphdef/schema.js'
-import { attr, GraphBuilder, shapeProto } from './helpers/graph-builder.js'
+import { attr, GraphBuilder } from './helpers/graph-builder.js'
+import { quantConst, quantizedMobilenet } from './helpers/graphs.js'
 import { silentlyDropped } from './helpers/no-silent-drops.js'
 
 const T = { T: attr.type('DT_FLOAT') }
-
-/** A quint8 or qint8 Const holding `values` in tensor_content. */
-function quantConst(b: GraphBuilder, name: string, type: 'DT_QUINT8' | 'DT_QINT8', shape: number[], values: number[]): string {
-  const bytes = type === 'DT_QUINT8' ? Uint8Array.from(values) : new Uint8Array(Int8Array.from(values).buffer)
-  const t: TensorProto = { dtype: DataType[type], tensorShape: shapeProto(shape), tensorContent: bytes }
-  return b.constTensor(name, t)
-}
 
 /**
  * A 1 x 1 convolution (cin 2 -> cout 3) whose weights are `weights(b)`; returns its layer's
@@ -170,34 +163,7 @@ describe('FakeQuant folds as TensorFlow computes it', () => {
 
 describe('a TF-slim MobileNet after quantize_weights', () => {
   it('converts every convolution whose kernel comes through Dequantize MIN_FIRST to a layer and a network node', () => {
-    const b = new GraphBuilder()
-    const s = 'MobilenetV1/MobilenetV1'
-    b.placeholder('input', [1, 8, 8, 3])
-    let seed = 3
-    const q = (n: number) => Array.from({ length: n }, () => (seed = (seed * 97 + 13) % 256))
-    // quantize_weights keeps the Const's name for the Dequantize and adds _quantized_{const,min,max}.
-    const weights = (name: string, shape: number[]) => {
-      quantConst(b, `${name}_quantized_const`, 'DT_QUINT8', shape, q(shape.reduce((a, d) => a * d, 1)))
-      b.constF32(`${name}_quantized_min`, [], [-0.5])
-      b.constF32(`${name}_quantized_max`, [], [0.5])
-      b.op(name, 'Dequantize', [`${name}_quantized_const`, `${name}_quantized_min`, `${name}_quantized_max`], { T: attr.type('DT_QUINT8'), mode: attr.s('MIN_FIRST') })
-      return name
-    }
-    const bn = (scope: string, x: string, c: number) => {
-      for (const k of ['gamma', 'beta', 'moving_mean']) b.constF32(`${scope}/BatchNorm/${k}`, [c], new Float32Array(c).fill(0.5))
-      b.constF32(`${scope}/BatchNorm/moving_variance`, [c], new Float32Array(c).fill(1))
-      b.op(`${scope}/BatchNorm/FusedBatchNorm`, 'FusedBatchNorm', [x, `${scope}/BatchNorm/gamma`, `${scope}/BatchNorm/beta`, `${scope}/BatchNorm/moving_mean`, `${scope}/BatchNorm/moving_variance`], { ...T, epsilon: attr.f(0.001), is_training: attr.b(false) })
-      return b.op(`${scope}/Relu6`, 'Relu6', [`${scope}/BatchNorm/FusedBatchNorm`], T)
-    }
-    const c0 = `${s}/Conv2d_0`
-    b.op(`${c0}/Conv2D`, 'Conv2D', ['input', weights('MobilenetV1/Conv2d_0/weights', [3, 3, 3, 8])], { ...T, strides: attr.ints([1, 2, 2, 1]), padding: attr.s('SAME') })
-    const r0 = bn(c0, `${c0}/Conv2D`, 8)
-    const dw = `${s}/Conv2d_1_depthwise`
-    b.op(`${dw}/depthwise`, 'DepthwiseConv2dNative', [r0, weights('MobilenetV1/Conv2d_1_depthwise/depthwise_weights', [3, 3, 8, 1])], { ...T, strides: attr.ints([1, 1, 1, 1]), padding: attr.s('SAME') })
-    const r1 = bn(dw, `${dw}/depthwise`, 8)
-    const pw = `${s}/Conv2d_1_pointwise`
-    b.op(`${pw}/Conv2D`, 'Conv2D', [r1, weights('MobilenetV1/Conv2d_1_pointwise/weights', [1, 1, 8, 16])], { ...T, strides: attr.ints([1, 1, 1, 1]), padding: attr.s('SAME') })
-    bn(pw, `${pw}/Conv2D`, 16)
+    const b = quantizedMobilenet()
     expect(silentlyDropped(b.encode(), 'mobilenet_quantized.pb')).toEqual([])
     const m = convertModel(b.encode(), { file: 'mobilenet_quantized.pb' })
     expect(m.warnings).toEqual([])

@@ -162,6 +162,20 @@ describe.each(['cpu', 'wasm'] as const)('reference on %s: the other ops', (backe
     expect(relDiff(yc, toNCHW(conv2d(xh, w, [2, 1], [[1, 2], [0, 1]])))).toBeLessThan(TOL)
   })
 
+  it('Conv2D with a stride and a dilation above 1 together (tfjs refuses them in one op): SAME, VALID, EXPLICIT, NCHW', async () => {
+    const xh = image([1, 9, 8, 2], 22)
+    const w = weights([3, 2, 2, 3], 23)
+    const both = { strides: attr.ints([1, 2, 3, 1]), dilations: attr.ints([1, 2, 2, 1]) }
+    for (const padding of ['SAME', 'VALID'] as const) {
+      const y = await oneOp('Conv2D', xh, w, { ...both, padding: attr.s(padding) }, backend)
+      expect(relDiff(y, conv2d(xh, w, [2, 3], padding, [2, 2]))).toBeLessThan(TOL)
+    }
+    const ye = await oneOp('Conv2D', xh, w, { ...both, padding: attr.s('EXPLICIT'), explicit_paddings: attr.ints([0, 0, 2, 1, 0, 3, 0, 0]) }, backend)
+    expect(relDiff(ye, conv2d(xh, w, [2, 3], [[2, 1], [0, 3]], [2, 2]))).toBeLessThan(TOL)
+    const yc = await oneOp('Conv2D', toNCHW(xh), w, { strides: attr.ints([1, 1, 2, 3]), dilations: attr.ints([1, 1, 2, 2]), padding: attr.s('SAME'), data_format: attr.s('NCHW') }, backend)
+    expect(relDiff(yc, toNCHW(conv2d(xh, w, [2, 3], 'SAME', [2, 2])))).toBeLessThan(TOL)
+  })
+
   it('Conv2DBackpropInput, NHWC SAME and NCHW VALID', async () => {
     const w = weights([3, 3, 2, 3], 22)
     const dy = image([1, 3, 3, 3], 23)

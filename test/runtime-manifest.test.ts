@@ -93,6 +93,14 @@ describe("the runtime and the CLI's manifest.json", () => {
       expect(m.layers[0].weights.url).toBe(`${origin}/Packed/model.dat`)
       await expectOracle(m, undefined, true)
       expect(requests).toEqual(['/Packed/manifest.json', '/Packed/model.dat'])
+      // A cache of one's own: the packed file fetched once into it, again for another map.
+      const own = new Map<string, Promise<ArrayBuffer>>()
+      for (const l of m.layers) await runtime.loadWeights(l, { cache: own })
+      expect([...own.keys()]).toEqual([`${origin}/Packed/model.dat`])
+      await runtime.loadBias(m.layers[0], { cache: own })
+      await runtime.loadBias(m.layers[0], { cache: new Map() })
+      expect(requests).toEqual(['/Packed/manifest.json', '/Packed/model.dat', '/Packed/model.dat', '/Packed/model.dat'])
+      await expect(runtime.loadBias(m.layers[0], { cache: {} as Map<string, Promise<ArrayBuffer>> })).rejects.toThrow('unplugin-mpscnn: option cache must be a Map, got object')
       // A relative URL resolves against base (the page in a browser).
       expect((await runtime.loadManifest('Packed/manifest.json', { base: `${origin}/` })).layers[0].bias.url).toBe(`${origin}/Packed/model.dat`)
       await expect(runtime.loadManifest(`${origin}/nope/manifest.json`)).rejects.toThrow(`fetching ${origin}/nope/manifest.json failed with HTTP 404`)
@@ -101,6 +109,24 @@ describe("the runtime and the CLI's manifest.json", () => {
     } finally {
       await new Promise((r) => server.close(r))
     }
+  })
+
+  it('loadTensor: the raw view, IEEE half bits for float16 weights; a file shorter than the manifest says is an error naming it', async () => {
+    const m = await runtime.loadManifest(path.join(packedDir, 'manifest.json'))
+    const [l] = m.layers
+    const raw = await runtime.loadTensor(l.weights)
+    expect(raw).toBeInstanceOf(Uint16Array)
+    const file = fs.readFileSync(path.join(packedDir, readJson(packedDir).layers[0].weights.file))
+    expect(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).equals(file.subarray(l.weights.offset, l.weights.offset + l.weights.byteLength))).toBe(true)
+    expect(await runtime.loadTensor(l.bias)).toBeInstanceOf(Float32Array)
+    // The same output with its packed file cut short.
+    const cut = path.join(app.dir, 'Cut')
+    fs.cpSync(packedDir, cut, { recursive: true })
+    const last = m.layers.at(-1)!.bias
+    const dat = path.join(cut, readJson(cut).layers[0].weights.file)
+    fs.truncateSync(dat, last.offset + last.byteLength - 4)
+    const short = (await runtime.loadManifest(path.join(cut, 'manifest.json'))).layers.at(-1)!
+    await expect(runtime.loadBias(short)).rejects.toThrow(`unplugin-mpscnn: ${pathToFileURL(dat).href} has ${last.offset + last.byteLength - 4} bytes, the manifest expects ${last.offset + last.byteLength}`)
   })
 
   it('a tensor with neither url nor file is refused with a clear error', async () => {

@@ -11,10 +11,8 @@ import '@tensorflow/tfjs-backend-cpu'
 import { afterAll, describe, expect, it } from 'vitest'
 import { imageInput } from '../src/execute/image.js'
 import { verify } from '../src/execute/verify.js'
-import { manifestJson } from '../src/emit/manifest.js'
 import { parseModel } from '../src/fold/convert.js'
-import { convertToAssets } from '../src/pipeline/convert-to-assets.js'
-import { loadManifest } from '../src/runtime.js'
+import { convertToFolder } from './helpers/conversion.js'
 import { attr, GraphBuilder } from './helpers/graph-builder.js'
 import { mulberry32 } from './helpers/inception.js'
 
@@ -80,10 +78,7 @@ describe('verify with pictures', () => {
   const bytes = b.encode()
 
   it('each picture is one more sample, named, run through the preprocessing, and agrees', async () => {
-    const assets = convertToAssets({ bytes, sha256: null }, 'case.pb', { packed: false, align: 256, precision: 'float32' })
-    for (const [name, data] of assets.files) fs.writeFileSync(path.join(TMP, name), data)
-    fs.writeFileSync(path.join(TMP, 'manifest.json'), manifestJson(assets.header, assets.plan, assets.network))
-    const m = await loadManifest(path.join(TMP, 'manifest.json'))
+    const m = await convertToFolder(bytes, TMP)
     expect(m.network!.inputs[0].preprocess).toBeDefined()
     const pictures = [
       { name: 'big.png', width: 20, height: 14, channels: 4, data: pixels(20 * 14 * 4, 1) },

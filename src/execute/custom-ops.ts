@@ -74,6 +74,35 @@ export function registerCustomOps(tf: typeof Tfc, registerOp: typeof RegisterOp)
   )
 
   /**
+   * nn_ops.cc `Conv2D(input, filter)` (NHWC here: the rewrite transposes NCHW) with a stride and
+   * a dilation both above 1, which tfjs's conv2d refuses together:
+   * `output[b, i, j, o] = sum input[b, s_h * i + d_h * di - top, s_w * j + d_w * dj - left, q] * filter[di, dj, q, o]`
+   * over di, dj, q, zero outside the input, the padding as GetWindowedOutputSize gives it: SAME
+   * pads `max((out - 1) * s + kEff - n, 0)`, out = ceil(n / s), kEff = (k - 1) * d + 1, the
+   * smaller half before; VALID none; EXPLICIT `explicit_paddings`. Computed as the stride-1
+   * dilated convolution of the padded input, every s-th output kept.
+   */
+  registerOp(CUSTOM.Conv2DStridedDilated, ({ inputs: [x, filter], attrs }) => {
+    const strides = attrs.strides as number[]
+    const dilations = attrs.dilations as number[]
+    const padding = String(attrs.padding).toUpperCase()
+    const explicit = (attrs.explicit_paddings as number[] | undefined) ?? []
+    const pads = [1, 2].map((dim) => {
+      if (padding === 'EXPLICIT') return [explicit[2 * dim] ?? 0, explicit[2 * dim + 1] ?? 0]
+      if (padding !== 'SAME') return [0, 0]
+      const n = x.shape[dim]!
+      const kEff = (filter.shape[dim - 1]! - 1) * dilations[dim] + 1
+      const total = Math.max((Math.ceil(n / strides[dim]) - 1) * strides[dim] + kEff - n, 0)
+      return [Math.floor(total / 2), total - Math.floor(total / 2)]
+    }) as [number, number][]
+    return tf.tidy(() => {
+      const padded = tf.pad(x as Tfc.Tensor4D, [[0, 0], pads[0], pads[1], [0, 0]])
+      const y = tf.conv2d(padded, filter as Tfc.Tensor4D, 1, 'valid', 'NHWC', [dilations[1], dilations[2]])
+      return tf.stridedSlice(y, [0, 0, 0, 0], y.shape, [1, strides[1], strides[2], 1])
+    })
+  })
+
+  /**
    * array_ops.cc `CheckNumerics(tensor)`: the tensor unchanged; the kernel fails with
    * `<message> : Tensor had NaN values` (or `Inf values`) when it holds one.
    */

@@ -20,7 +20,8 @@ import { MpscnnError } from '../base/errors.js'
 import type { MpscnnLayer, MpscnnManifest, MpscnnNetworkNode, MpscnnNeuron } from '../base/manifest-types.js'
 import { loadBias, loadWeights, type LoadOptions } from '../runtime.js'
 import { loadCore, useBackend, type Backend, type WasmPaths } from './backend.js'
-import { neuron, window } from './mps.js'
+import { Images } from './images.js'
+import { fusedActivation, neuron, window, zeroInserted, zeroWindow } from './mps.js'
 
 export interface ExecutorOptions {
   /** tfjs backend. @default 'cpu' */
@@ -75,7 +76,7 @@ interface Weights {
 }
 
 const KNOWN = new Set<MpscnnNetworkNode['kind']>([
-  'convolution', 'depthwiseConvolution', 'fullyConnected', 'poolingMax', 'poolingAverage', 'neuron', 'add', 'subtract', 'multiply',
+  'convolution', 'depthwiseConvolution', 'fullyConnected', 'convolutionTranspose', 'poolingMax', 'poolingAverage', 'neuron', 'add', 'subtract', 'multiply',
   'softMax', 'logSoftMax', 'reshape', 'upsampling', 'batchNormalization', 'concatenation',
 ])
 
@@ -111,12 +112,16 @@ export async function createExecutor(model: MpscnnManifest, options: ExecutorOpt
     for (const w of weights.values()) tf.dispose([w.filter, w.bias])
     weights.clear()
   }
+  // The files stay only while the weights are uploaded (unless the caller keeps a cache): a
+  // process that verifies build after build must not keep every build's weights, nor read a
+  // rewritten file's old bytes.
+  const load: LoadOptions = { ...options.load, cache: options.load?.cache ?? new Map() }
   try {
     for (const n of net.nodes) {
       if (n.layer === undefined || weights.has(n.name)) continue
       const layer = layers.get(n.layer)
       if (!layer) throw bad(`its layer ${JSON.stringify(n.layer)} is not in the manifest's layers`, n.name)
-      weights.set(n.name, await layerWeights(tf, n, layer, options.load, bad))
+      weights.set(n.name, await layerWeights(tf, n, layer, load, bad))
     }
   } catch (e) {
     disposeAll()
@@ -212,70 +217,6 @@ async function layerWeights(tf: typeof Tfc, n: MpscnnNetworkNode, layer: MpscnnL
   return tf.tidy(() => ({ filter: tf.transpose(tf.tensor4d(w, [out, kh, kw, cin]), [1, 2, 3, 0]) as Tfc.Tensor4D, bias: tf.tensor1d(Float32Array.from(b)) }))
 }
 
-/** The images of one run: each built from the parts written into it at channel offsets. */
-class Images {
-  private parts = new Map<string, { at: number; t: Tensor4 }[]>()
-  private whole = new Map<string, Tensor4>()
-
-  constructor(
-    private tf: typeof Tfc,
-    readonly shapes: Record<string, { width: number; height: number; featureChannels: number }>,
-  ) {}
-
-  write(name: string, t: Tensor4, at: number): void {
-    const list = this.parts.get(name) ?? []
-    list.push({ at, t })
-    this.parts.set(name, list)
-    const old = this.whole.get(name)
-    if (old && !list.some((p) => p.t === old)) old.dispose()
-    this.whole.delete(name)
-  }
-
-  /** The image: its parts in channel order, channels nobody wrote zero (MPS leaves them undefined). */
-  read(name: string): Tensor4 {
-    const done = this.whole.get(name)
-    if (done) return done
-    const list = this.parts.get(name)
-    const s = this.shapes[name]
-    if (!list || !s) throw new Error(`unplugin-mpscnn: image ${JSON.stringify(name)} is read before any node writes it`)
-    const tf = this.tf
-    let img: Tensor4
-    if (list.length === 1 && list[0].at === 0 && list[0].t.shape[3] === s.featureChannels) img = list[0].t
-    else {
-      img = tf.tidy(() => {
-        // Later writes win, as on the GPU: paint the parts in order onto zeros.
-        let acc = tf.zeros([1, s.height, s.width, s.featureChannels]) as Tensor4
-        for (const { at, t } of list) {
-          const c = t.shape[3]
-          const mask = tf.concat([tf.zeros([at]), tf.ones([c]), tf.zeros([s.featureChannels - at - c])])
-          const placed = tf.pad(t, [[0, 0], [0, 0], [0, 0], [at, s.featureChannels - at - c]])
-          acc = tf.add(tf.mul(acc, tf.sub(1, mask)), placed) as Tensor4
-        }
-        return acc
-      })
-    }
-    this.whole.set(name, this.tf.keep(img))
-    return img
-  }
-
-  /** Frees an image nothing reads any more. */
-  drop(name: string): void {
-    for (const p of this.parts.get(name) ?? []) p.t.dispose()
-    this.whole.get(name)?.dispose()
-    this.parts.delete(name)
-    this.whole.delete(name)
-  }
-
-  names(): string[] {
-    return [...this.parts.keys()]
-  }
-
-  dispose(): void {
-    for (const list of this.parts.values()) for (const p of list) p.t.dispose()
-    for (const t of this.whole.values()) t.dispose()
-  }
-}
-
 /** One encode: its result (written at its destinationFeatureChannelOffset by the caller). */
 function encode(tf: typeof Tfc, n: MpscnnNetworkNode, images: Images, w: Weights | undefined, bad: (p: string, node?: string) => MpscnnError): Tfc.Tensor | undefined {
   const src = (k = 0): Tensor4 => images.read(Array.isArray(n.source) ? n.source[k] : n.source)
@@ -285,36 +226,50 @@ function encode(tf: typeof Tfc, n: MpscnnNetworkNode, images: Images, w: Weights
     const k = n.kernel ?? { width: 1, height: 1 }
     const s = n.stride ?? { x: 1, y: 1 }
     const d = n.dilation ?? { x: 1, y: 1 }
-    return window(tf, src(), n, k, s, d, dest, n.edgeMode === 'clamp' ? 'clamp' : 'zero')
+    return window(tf, src(), n, { k, s, d, dest }, n.edgeMode === 'clamp' ? 'clamp' : 'zero')
   }
   switch (n.kind) {
     case 'convolution':
-    case 'fullyConnected': {
-      const x = kernelNode()
-      const d = n.dilation ?? { x: 1, y: 1 }
+    case 'fullyConnected':
+    case 'depthwiseConvolution': {
+      const k = n.kernel ?? { width: 1, height: 1 }
       const s = n.stride ?? { x: 1, y: 1 }
+      const d = n.dilation ?? { x: 1, y: 1 }
       const groups = n.groups ?? 1
-      const dil: [number, number] = [d.y, d.x]
-      let y: Tensor4
-      if (groups <= 1) y = tf.conv2d(x, w!.filter, [s.y, s.x], 'valid', 'NHWC', dil)
-      else {
+      // tfjs refuses a stride and a dilation both above 1: the windows at stride 1 over the
+      // same region, then every s-th of them (per pixel, the bias and neuron commute with that).
+      const split = (s.x > 1 || s.y > 1) && (d.x > 1 || d.y > 1)
+      const strides: [number, number] = split ? [1, 1] : [s.y, s.x]
+      const dilations: [number, number] = [d.y, d.x]
+      const every = (y: Tfc.Tensor4D): Tfc.Tensor4D => (split ? (tf.stridedSlice(y, [0, 0, 0, 0], y.shape, [1, s.y, s.x, 1]) as Tfc.Tensor4D) : y)
+      // Zero edge mode: tfjs's explicit padding pads the region with zeros inside the op,
+      // and the bias and (where tfjs has it) the neuron run fused into the same op.
+      const zero = n.edgeMode !== 'clamp'
+      const { x, pad } = zero ? zeroWindow(tf, src(), n, { k, s, d, dest }) : { x: kernelNode(), pad: 'valid' as const }
+      const biased = (y: Tfc.Tensor) => neuron(tf, tf.add(every(y as Tfc.Tensor4D), w!.bias), n.neuron)
+      // tf.fused.depthwiseConv2d takes no explicit padding.
+      if (n.kind === 'depthwiseConvolution') return biased(tf.depthwiseConv2d(x, w!.filter, strides, pad, 'NHWC', dilations))
+      if (groups > 1) {
         const cin = x.shape[3] / groups
         const cout = w!.filter.shape[3] / groups
         const parts = []
         for (let g = 0; g < groups; g++) {
           const xs = tf.slice(x, [0, 0, 0, g * cin], [-1, -1, -1, cin])
           const fs = tf.slice(w!.filter, [0, 0, 0, g * cout], [-1, -1, -1, cout])
-          parts.push(tf.conv2d(xs, fs, [s.y, s.x], 'valid', 'NHWC', dil))
+          parts.push(tf.conv2d(xs, fs, strides, pad, 'NHWC', dilations))
         }
-        y = tf.concat(parts, 3)
+        return biased(tf.concat(parts, 3))
       }
-      return neuron(tf, tf.add(y, w!.bias), n.neuron)
+      const activation = fusedActivation(n.neuron)
+      const y = every(tf.fused.conv2d({ x, filter: w!.filter, strides, pad, dataFormat: 'NHWC', dilations, bias: w!.bias, activation: activation ?? 'linear' }))
+      return activation ? y : neuron(tf, y, n.neuron)
     }
-    case 'depthwiseConvolution': {
-      const s = n.stride ?? { x: 1, y: 1 }
-      const d = n.dilation ?? { x: 1, y: 1 }
-      const y = tf.depthwiseConv2d(kernelNode(), w!.filter, [s.y, s.x], 'valid', 'NHWC', [d.y, d.x])
-      return neuron(tf, tf.add(y, w!.bias), n.neuron)
+    case 'convolutionTranspose': {
+      // Stride 1 over the intermediate image, pixel 0's window centred at kernelOffset + offset * stride (docs/network.md).
+      const [s, c, one] = [n.stride ?? { x: 1, y: 1 }, n.kernelOffset ?? { x: 0, y: 0 }, { x: 1, y: 1 }]
+      const at = { ...n, offset: { x: c.x + n.offset.x * s.x, y: c.y + n.offset.y * s.y } }
+      const { x, pad } = zeroWindow(tf, zeroInserted(tf, src(), s), at, { k: n.kernel!, s: one, d: one, dest })
+      return neuron(tf, tf.add(tf.conv2d(x, w!.filter, 1, pad), w!.bias), n.neuron)
     }
     case 'poolingMax': {
       const k = n.kernel!
@@ -326,12 +281,12 @@ function encode(tf: typeof Tfc, n: MpscnnNetworkNode, images: Images, w: Weights
       const s = n.stride ?? { x: 1, y: 1 }
       const one = { x: 1, y: 1 }
       // Zero edge mode: padding counts (divided by the whole window). Clamp: "shrink-to-edge"
-      // (MPSCNNKernel.h), the sum over the window's image pixels divided by their count.
-      const sum = tf.avgPool(window(tf, src(), n, k, s, one, dest, 'zero'), [k.height, k.width], [s.y, s.x], 'valid')
-      if (n.edgeMode !== 'clamp') return sum
-      const ones = tf.ones([1, src().shape[1], src().shape[2], 1]) as Tensor4
-      const count = tf.avgPool(window(tf, ones, n, k, s, one, dest, 'zero'), [k.height, k.width], [s.y, s.x], 'valid')
-      return tf.div(sum, count)
+      // (MPSCNNKernel.h), the sum over the window's image pixels divided by their count, which
+      // is what tfjs's avgPool computes over its own (explicit) padding.
+      const w = { k, s, d: one, dest }
+      if (n.edgeMode !== 'clamp') return tf.avgPool(window(tf, src(), n, w, 'zero'), [k.height, k.width], [s.y, s.x], 'valid')
+      const { x, pad } = zeroWindow(tf, src(), n, w)
+      return tf.avgPool(x, [k.height, k.width], [s.y, s.x], pad)
     }
     case 'neuron':
       return neuron(tf, src(), n.neuron)

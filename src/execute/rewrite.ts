@@ -55,6 +55,7 @@ export const CUSTOM = {
   FakeQuantWithMinMaxVars: '_MpscnnFakeQuantWithMinMaxVars',
   Dequantize: '_MpscnnDequantize',
   BiasAddNCHW: '_MpscnnBiasAddNCHW',
+  Conv2DStridedDilated: '_MpscnnConv2DStridedDilated',
 } as const
 /**
  * Attributes the rewrite adds to custom op nodes: the model's file and the TF node name (for
@@ -198,6 +199,7 @@ export function rewriteGraph(def: GraphDef, opts: RewriteOptions): RewrittenGrap
     const attr: Record<string, AttrValue> = { ...node.attr }
     if (FUSED_BN.has(op) && node.attr.is_training?.b !== false) op = CUSTOM.FusedBatchNormTraining
     else if (nchwBias) op = CUSTOM.BiasAddNCHW
+    else if (op === 'Conv2D' && intList(node, 'strides').some((v) => v > 1) && intList(node, 'dilations').some((v) => v > 1)) op = CUSTOM.Conv2DStridedDilated
     else if (op in CUSTOM) op = CUSTOM[op as keyof typeof CUSTOM]
     if (op.startsWith('_Mpscnn')) Object.assign(attr, { [NODE_ATTR]: codes(name), [FILE_ATTR]: codes(file) })
     if (op === CUSTOM.CheckNumerics) attr[MESSAGE_ATTR] = codes(str(node, 'message') ?? '')

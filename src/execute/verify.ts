@@ -14,6 +14,8 @@ import { createExecutor, type Executor, type ExecutorOptions } from './executor.
 import { imageInput, type VerifyImage } from './image.js'
 import { createReference, type Reference } from './reference.js'
 import { loadManifest } from '../runtime.js'
+import { attrString } from '../fold/attrs.js'
+import { parseInput } from '../fold/graph.js'
 
 /** Default tolerances on the relative difference (max abs difference / max |reference|, at least 1). */
 export const TOLERANCE = { float32: 1e-4, float16: 2e-2 } as const
@@ -107,6 +109,25 @@ function asNhwc(data: Float32Array, shape: number[], img: { width: number; heigh
   return data
 }
 
+/**
+ * How the reference is fed the network input: the graph's own layout. The network reads the
+ * input as NCHW when a node reading it has data_format NCHW (src/network/builder.ts); the
+ * executor always takes NHWC, so the same values go to the reference transposed to [1, C, H, W].
+ */
+function referenceFeed(graphDef: GraphDef, tfNode: string, [, h, w, c]: readonly number[]): (x: Float32Array) => { x: Float32Array; shape: number[] } {
+  const reads = (i: string) => {
+    const r = parseInput(i)
+    return r !== null && r.name === tfNode && r.output === 0
+  }
+  const nchw = graphDef.node.some((n) => n.input.some(reads) && attrString(n, 'data_format', 'NHWC') === 'NCHW')
+  if (!nchw) return (x) => ({ x, shape: [1, h, w, c] })
+  return (x) => {
+    const out = new Float32Array(x.length)
+    for (let y = 0; y < h; y++) for (let i = 0; i < w; i++) for (let ch = 0; ch < c; ch++) out[(ch * h + y) * w + i] = x[(y * w + i) * c + ch]
+    return { x: out, shape: [1, c, h, w] }
+  }
+}
+
 export async function verify(graphDef: GraphDef, manifest: MpscnnManifest, options: VerifyOptions = {}): Promise<VerifyReport> {
   const file = manifest.source ?? 'model'
   const net = manifest.network
@@ -137,6 +158,7 @@ export async function verify(graphDef: GraphDef, manifest: MpscnnManifest, optio
     const c = ex.inputShape[3]
     const p = input.preprocess
     const pre = (v: number, i: number) => (p ? v * p.scale[i % c] + p.bias[i % c] : v)
+    const feed = referenceFeed(graphDef, input.tfNode, ex.inputShape)
     const inputs: SampleReport[] = []
     let failing: Float32Array | undefined
     for (let s = 0; s < samples + raws.length; s++) {
@@ -145,7 +167,8 @@ export async function verify(graphDef: GraphDef, manifest: MpscnnManifest, optio
       // Seeded: with preprocessing, raw pixels in [0, 255] through it; otherwise values in [-1, 1].
       const x = picture ? picture.raw.map(pre) : Float32Array.from({ length: size }, (_, i) => (p ? pre(rand() * 255, i) : rand() * 2 - 1))
       const got = picture ? await ex.run(picture.raw, { preprocess: true }) : await ex.run(x)
-      const want = await ref.run(x, ex.inputShape)
+      const fed = feed(x)
+      const want = await ref.run(fed.x, fed.shape)
       const sample: SampleReport = { input: picture ? picture.name : `seed ${seed} #${s}`, maxRel: 0, top1: true }
       inputs.push(sample)
       let bad = false
@@ -165,7 +188,7 @@ export async function verify(graphDef: GraphDef, manifest: MpscnnManifest, optio
       if (bad) failing ??= x
     }
     const report: VerifyReport = { ok: failing === undefined, samples: samples + raws.length, tolerance, precision: manifest.precision, outputs, inputs }
-    if (failing) report.firstDivergence = await firstDivergence(manifest, failing, tolerance, ex, ref)
+    if (failing) report.firstDivergence = await firstDivergence(manifest, failing, feed(failing), tolerance, ex, ref)
     return report
   } finally {
     ex.dispose()
@@ -182,13 +205,14 @@ export async function verifyManifestFile(graphDef: GraphDef, manifestJson: strin
 async function firstDivergence(
   manifest: MpscnnManifest,
   x: Float32Array,
+  fed: { x: Float32Array; shape: number[] },
   tolerance: number,
   ex: Executor,
   ref: Reference,
 ): Promise<VerifyReport['firstDivergence']> {
   const net = manifest.network!
   const images = await ex.runWithImages(x)
-  const all = await ref.runAll(x, ex.inputShape)
+  const all = await ref.runAll(fed.x, fed.shape)
   // An image is complete after the last node writing it; check images in that order.
   const lastWriter = new Map<string, number>()
   net.nodes.forEach((n, i) => lastWriter.set(n.destination, i))
