@@ -11,6 +11,7 @@ export default defineConfig({
       'test/binary-decode.test.ts',
       'test/cache-corrupt.test.ts',
       'test/cache-store.test.ts',
+      'test/constant-fold.test.ts',
       'test/convolution-transpose.test.ts',
       'test/emit.test.ts',
       'test/errors.test.ts',

@@ -337,7 +337,8 @@ export class ConstantFolder {
       if (!shape.every((d) => Number.isInteger(d) && d >= -1)) return null
       const known = shape.reduce((a, d) => (d >= 0 ? a * d : a), 1)
       const fixed = shape.map((d) => (d < 0 ? x.data.length / known : d))
-      if (elementCount(fixed) !== x.data.length) return null
+      // A -1 that does not divide the element count evenly is no shape (TensorFlow refuses it).
+      if (!fixed.every(Number.isInteger) || elementCount(fixed) !== x.data.length) return null
       return { dtype: x.dtype, shape: fixed, data: x.data }
     }
     if (node.op === 'ExpandDims') {
