@@ -16,6 +16,7 @@ export default defineConfig({
       'test/emit.test.ts',
       'test/errors.test.ts',
       'test/fold.test.ts',
+      'test/fold-names-budget.test.ts',
       'test/mobilenet.test.ts',
       'test/network.test.ts',
       'test/no-silent-drops.test.ts',
