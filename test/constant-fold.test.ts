@@ -12,11 +12,11 @@ import { GraphBuilder } from './helpers/graph-builder.js'
 type Build = (b: GraphBuilder) => void
 
 /** The folded value of node `out` of the graph `build` makes, as a shape and plain numbers (null when not constant). */
-function fold(build: Build, out = 'out') {
+function fold(build: Build, out = 'out', stats = { steps: 0 }) {
   const b = new GraphBuilder()
   build(b)
   const graph = new Graph(decodeGraphDef(b.encode(), 'f.pb'), 'f.pb')
-  const v = new ConstantFolder(graph).value({ name: out, output: 0 })
+  const v = new ConstantFolder(graph, undefined, stats).value({ name: out, output: 0 })
   return v && { shape: v.shape, data: Array.from(v.data) }
 }
 
@@ -154,5 +154,34 @@ describe('constant folding', () => {
     expect(withInput('Squeeze', ['p'])).toBeNull()
     expect(withInput('Relu', ['x'])).toBeNull()
     expect(withInput('Add', ['x:1', 'x'])).toBeNull()
+  })
+
+  it('evaluates a deep expression with its own stack, each operand resolved in a counted step', () => {
+    // Add(Neg(x), y): Add asks for Neg, Neg for x, Neg reads x, Add reads Neg, asks for y, reads y.
+    const stats = { steps: 0 }
+    const v = fold(
+      (b) => {
+        c(b, 'x', [1], [2])
+        c(b, 'y', [1], [5])
+        b.op('n', 'Neg', ['x'])
+        b.op('out', 'Add', ['n', 'y'])
+      },
+      'out',
+      stats,
+    )
+    expect(v).toEqual({ shape: [1], data: [3] })
+    expect(stats.steps).toBe(6)
+    // 12000 nested ops: recursion would overflow the call stack.
+    const deep = { steps: 0 }
+    const d = fold(
+      (b) => {
+        c(b, 'n0', [1], [7])
+        for (let i = 1; i <= 12000; i++) b.op(`n${i}`, i % 2 ? 'Neg' : 'Abs', [`n${i - 1}`])
+      },
+      'n12000',
+      deep,
+    )
+    expect(d?.data[0]).toBe(7)
+    expect(deep.steps).toBe(24000)
   })
 })
