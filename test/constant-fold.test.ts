@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest'
 import { ConstantFolder } from '../src/fold/constant.js'
 import { Graph } from '../src/fold/graph.js'
 import { decodeGraphDef } from '../src/graphdef/decode.js'
-import { GraphBuilder } from './helpers/graph-builder.js'
+import { attr, GraphBuilder } from './helpers/graph-builder.js'
+import { quantConst } from './helpers/graphs.js'
 
 type Build = (b: GraphBuilder) => void
 
@@ -183,5 +184,33 @@ describe('constant folding', () => {
     )
     expect(d?.data[0]).toBe(7)
     expect(deep.steps).toBe(24000)
+  })
+
+  it('refuses inconsistent quantization parameters, naming the node', () => {
+    const deq = (mins: number[], attrs: Parameters<GraphBuilder['op']>[3]) => () =>
+      fold((b) => {
+        quantConst(b, 'q', 'DT_QUINT8', [2, 3], [0, 1, 2, 3, 4, 5])
+        c(b, 'mins', [mins.length], mins)
+        c(b, 'maxs', [mins.length], mins.map((m) => m + 1))
+        b.op('out', 'Dequantize', ['q', 'mins', 'maxs'], { T: attr.type('DT_QUINT8'), ...attrs })
+      })
+    const refused = (code: string, text: string) => expect.objectContaining({ code, node: 'out', message: expect.stringContaining(text) })
+    expect(deq([0, 1], {})).toThrow(refused('SHAPE_MISMATCH', 'Dequantize has 2 min and 2 max values for the whole tensor (axis -1)'))
+    expect(deq([0, 1], { axis: attr.i(1) })).toThrow(refused('SHAPE_MISMATCH', 'for axis 1 of shape [2, 3]'))
+    expect(deq([0, 1], { axis: attr.i(2) })).toThrow(refused('SHAPE_MISMATCH', 'for axis 2 of shape [2, 3]'))
+    expect(deq([0, 1], { axis: attr.i(0), mode: attr.s('MIN_FIRST') })).toThrow(refused('UNSUPPORTED', 'MIN_FIRST mode with an axis'))
+    expect(deq([0], { mode: attr.s('ROUNDED') })).toThrow(refused('UNSUPPORTED', 'Dequantize mode "ROUNDED" is not one of'))
+    // Two slices along axis 0, each with its own range, fold.
+    expect(deq([0, 1], { axis: attr.i(0) })()?.shape).toEqual([2, 3])
+    const fq = (attrs: Parameters<GraphBuilder['op']>[3]) => () =>
+      fold((b) => {
+        c(b, 'x', [2], [0.5, 1])
+        b.op('out', 'FakeQuantWithMinMaxArgs', ['x'], attrs)
+      })
+    expect(fq({ num_bits: attr.i(1) })).toThrow(refused('BAD_GRAPH', 'has num_bits 1; TensorFlow takes 2 to 16'))
+    expect(fq({ num_bits: attr.i(17) })).toThrow(refused('BAD_GRAPH', 'has num_bits 17'))
+    expect(fq({ min: attr.f(2), max: attr.f(1) })).toThrow(refused('BAD_GRAPH', 'has min 2 larger than max 1'))
+    expect(fq({ num_bits: attr.i(2) })()?.shape).toEqual([2])
+    expect(fq({ num_bits: attr.i(16), min: attr.f(1), max: attr.f(1) })()?.shape).toEqual([2])
   })
 })
