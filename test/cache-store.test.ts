@@ -270,6 +270,20 @@ describe("killed writers' temporary files", () => {
     expect(list('entries')).toEqual([kept[0], 'notes.tmp'].sort())
   })
 
+  it("of a running writer are kept until they are over an hour old, not at exactly an hour", async () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    try {
+      vi.setSystemTime(10_000_000_000)
+      const name = tmp('entries', process.pid)
+      const t = new Date(10_000_000_000 - 3600_000)
+      fs.utimesSync(path.join(cache.dir, 'entries', name), t, t)
+      await removeAbandoned(cache.dir)
+      expect(list('entries')).toEqual([name])
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
   it('are removed by the next write too (entries folder), and a running writer\'s kept', async () => {
     const dead = tmp('entries', deadPid())
     const running = tmp('entries', process.pid)
