@@ -62,6 +62,8 @@ it('the worker path writes what the single-thread path writes, byte for byte, fo
   const runs: Run[] = combos.flatMap((flags, i) => [
     { label: `single ${i}`, argv: ['convert', 'model.pb', '--out-dir', `single-${i}`, '--quiet', ...flags] },
     { label: `worker ${i}`, argv: ['convert', 'model.pb', '--out-dir', `worker-${i}`, '--quiet', ...flags], tuning: WORKER },
+    // The static split the bench weighs the balancing against (bench/pieces.mjs).
+    { label: `static ${i}`, argv: ['convert', 'model.pb', '--out-dir', `static-${i}`, '--quiet', ...flags], tuning: { layoutWorkerMinBytes: 0, split: 'static' } },
   ])
   const results = runAll(runs)
   combos.forEach((flags, i) => {
@@ -75,6 +77,13 @@ it('the worker path writes what the single-thread path writes, byte for byte, fo
     const got = files(path.join(tmp, `worker-${i}`))
     expect([...got.keys()], flags.join(' ')).toEqual([...want.keys()])
     for (const [name, bytes] of want) expect(got.get(name)!.equals(bytes), `${flags.join(' ')}: ${name}`).toBe(true)
+    const split = results.get(`static ${i}`)!
+    expect([split.exit, split.stderr], flags.join(' ')).toEqual([0, single.stderr])
+    // Packed, this small model's hash outweighs half the layout: the cut leaves the worker nothing.
+    if (!flags.includes('--packed')) expect(split.workerLayers, flags.join(' ')).toBeGreaterThan(0)
+    const cut = files(path.join(tmp, `static-${i}`))
+    expect([...cut.keys()], flags.join(' ')).toEqual([...want.keys()])
+    for (const [name, bytes] of want) expect(cut.get(name)!.equals(bytes), `static ${flags.join(' ')}: ${name}`).toBe(true)
     expect(want.size, flags.join(' ')).toBe(flags.includes('--packed') ? 2 : 95 * 2 + 1)
   })
 })
@@ -100,5 +109,5 @@ it('a layer that fails on the worker fails the run with the single-thread path\'
     // The failing layer is the costliest: the worker took it first, and stopped there.
     expect(worker.workerLayers).toBe(1)
   }
-  expect(fs.readdirSync(tmp).sort()).toEqual(['huge.pb', 'model.pb', 'nan.pb', ...Array.from({ length: 8 }, (_, i) => [`single-${i}`, `worker-${i}`]).flat()].sort())
+  expect(fs.readdirSync(tmp).sort()).toEqual(['huge.pb', 'model.pb', 'nan.pb', ...Array.from({ length: 8 }, (_, i) => [`single-${i}`, `worker-${i}`, `static-${i}`]).flat()].sort())
 })
