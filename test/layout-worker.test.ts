@@ -111,3 +111,17 @@ it('a layer that fails on the worker fails the run with the single-thread path\'
   }
   expect(fs.readdirSync(tmp).sort()).toEqual(['huge.pb', 'model.pb', 'nan.pb', ...Array.from({ length: 8 }, (_, i) => [`single-${i}`, `worker-${i}`, `static-${i}`]).flat()].sort())
 })
+
+it('after a layer failed on a worker that had hashed the whole model, the next conversion in the process has a working worker', () => {
+  // The static split has the worker hash the whole model before it takes its layers.
+  const runs: Run[] = [
+    { label: 'fails', argv: ['convert', 'nan.pb', '--out-dir', 'next-nan', '--quiet'], tuning: { layoutWorkerMinBytes: 0, split: 'static' } },
+    { label: 'next', argv: ['convert', 'model.pb', '--out-dir', 'next-model', '--quiet'], tuning: WORKER },
+  ]
+  const results = runAll(runs)
+  expect(results.get('fails')!.exit).toBe(1)
+  expect(results.get('fails')!.workerLayers).toBeGreaterThan(0)
+  expect([results.get('next')!.exit, results.get('next')!.stderr]).toEqual([0, ''])
+  expect(results.get('next')!.workerLayers).toBeGreaterThan(0)
+  fs.rmSync(path.join(tmp, 'next-model'), { recursive: true })
+})

@@ -192,7 +192,8 @@ export class Pipeline {
 function staticCut(costs: number[], hashCost: number): number {
   const total = costs.reduce((a, b) => a + b, 0)
   let k = 0
-  for (let front = hashCost; k < costs.length && 2 * (front + costs[k]) <= total + hashCost; k++) front += costs[k]
+  // Take the next job while that brings the two parts closer.
+  for (let front = 0; k < costs.length && 2 * front + costs[k] + hashCost < total; k++) front += costs[k]
   return k
 }
 
