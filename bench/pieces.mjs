@@ -3,7 +3,9 @@
  * full-size model with the piece and without it (the simplest alternative), as medians of
  * interleaved rounds (with, without, with, ...). Run by bench/run.mjs (step h), or alone:
  *
- *   node --expose-gc bench/pieces.mjs [model.pb] [rounds]      (npm run build first)
+ *   node --expose-gc bench/pieces.mjs [model.pb] [rounds] [piece]      (npm run build first)
+ *
+ * `piece`: only the pieces whose name matches this regular expression.
  *
  * Every sample is a fresh child process, cold as a CLI run or a build is. The alternatives
  * are real code paths: an injected parameter of the CLI (`main`'s tuning) or of src/ (the
@@ -167,6 +169,7 @@ if (argv[0] === '--child') {
 
 const MODEL = path.resolve(argv[0] ?? path.join(TMP, 'inception_v3_2015.pb'))
 const ROUNDS = Math.max(7, Number(argv[1] ?? 9) || 9)
+const ONLY = argv[2]
 if (!fs.existsSync(path.join(REPO, 'dist/cli/bundle.js'))) throw new Error('dist/ is missing: run `npm run build` first')
 if (!fs.existsSync(MODEL)) throw new Error(`${MODEL} is missing: \`npm run bench\` generates it`)
 fs.mkdirSync(TMP, { recursive: true })
@@ -208,18 +211,13 @@ const problems = []
 const rows = []
 const log = (s) => process.stderr.write(`${s}\n`)
 log(`pieces: ${ROUNDS} rounds, ${path.relative(REPO, MODEL)} (${(fs.statSync(MODEL).size / 1e6).toFixed(1)} MB), load average ${os.loadavg()[0].toFixed(2)}`)
-const cache = new Map() // a case shared by two pieces is run once per round
-for (const p of PIECES) {
+for (const p of PIECES.filter((p) => !ONLY || new RegExp(ONLY).test(p.piece))) {
   const on = []
   const off = []
   for (let round = -1; round < ROUNDS; round++) {
-    const key = (c) => `${c}@${round}`
-    const run = (c) => {
-      if (!cache.has(key(c))) cache.set(key(c), sample(c, round < 0))
-      return cache.get(key(c))
-    }
-    // Alternate which goes first, so that neither always runs after the same other.
-    const got = Object.fromEntries((round % 2 ? [p.off, p.on] : [p.on, p.off]).map((c) => [c, run(c)]))
+    // Alternate which goes first, so that neither always runs after the same other. A case
+    // two pieces share runs again for each: with and without stay next to each other in time.
+    const got = Object.fromEntries((round % 2 ? [p.off, p.on] : [p.on, p.off]).map((c) => [c, sample(c, round < 0)]))
     const [x, y] = [got[p.on], got[p.off]]
     if (round < 0) {
       if (x.digest !== y.digest) problems.push(`${p.piece}: with and without it, the outputs differ`)
@@ -237,6 +235,8 @@ for (const p of PIECES) {
     withoutMs: median(off.map((x) => x.ms)),
     buys: median(diffs),
     iqr: [quantile(diffs, 0.25), quantile(diffs, 0.75)],
+    cpuWith: median(on.map((x) => x.cpu)),
+    cpuWithout: median(off.map((x) => x.cpu)),
     rssWith: p.rss ? median(on.map((x) => x.rss)) : undefined,
     rssWithout: p.rss ? median(off.map((x) => x.rss)) : undefined,
     samples: { with: on.map((x) => Math.round(x.ms)), without: off.map((x) => Math.round(x.ms)) },
@@ -248,11 +248,11 @@ for (const p of PIECES) {
 const ms = (x) => `${Math.round(x)}`
 const mb = (x) => (x === undefined ? '' : `${(x / 1e6).toFixed(0)}`)
 const table = [
-  '| piece | operation (95.7 MB model) | without it | with (ms) | without (ms) | buys (ms) | buys, middle half of rounds (ms) | peak RSS with / without (MB) |',
-  '|---|---|---|---:|---:|---:|---:|---:|',
-  ...rows.map((r) => `| ${r.piece} | ${r.op} | ${r.without} | ${ms(r.with)} | ${ms(r.withoutMs)} | ${ms(r.buys)} | ${ms(r.iqr[0])} to ${ms(r.iqr[1])} | ${r.rssWith === undefined ? '' : `${mb(r.rssWith)} / ${mb(r.rssWithout)}`} |`),
+  '| piece | operation (95.7 MB model) | without it | with (ms) | without (ms) | buys (ms) | buys, middle half of rounds (ms) | CPU with / without (ms) | peak RSS with / without (MB) |',
+  '|---|---|---|---:|---:|---:|---:|---:|---:|',
+  ...rows.map((r) => `| ${r.piece} | ${r.op} | ${r.without} | ${ms(r.with)} | ${ms(r.withoutMs)} | ${ms(r.buys)} | ${ms(r.iqr[0])} to ${ms(r.iqr[1])} | ${ms(r.cpuWith)} / ${ms(r.cpuWithout)} | ${r.rssWith === undefined ? '' : `${mb(r.rssWith)} / ${mb(r.rssWithout)}`} |`),
 ].join('\n')
-process.stdout.write(`${table}\n\n(${ROUNDS} rounds, medians; "buys": median over rounds of without minus with; node ${process.version}, ${os.cpus()[0]?.model} x ${os.cpus().length}, ${new Date().toISOString()})\n`)
+process.stdout.write(`${table}\n\n(${ROUNDS} rounds, medians; "buys": median over rounds of without minus with; CPU: all threads of the process, the CLI's from its start; node ${process.version}, ${os.cpus()[0]?.model} x ${os.cpus().length}, ${new Date().toISOString()})\n`)
 for (const p of problems) process.stdout.write(`FAIL: ${p}\n`)
 process.stdout.write(`${JSON.stringify({ rounds: ROUNDS, rows, problems })}\n`)
 fs.rmSync(OUT, { recursive: true, force: true })
