@@ -54,10 +54,10 @@ function digestOf(parts) {
 const bytesOf = (a) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength)
 
 // What the operations use, loaded before any is timed (a child runs one).
-let io, convertModel, convertToAssets, convertScheduled
+let io, convertModel, sha256Hex, convertToAssets, convertScheduled
 async function load() {
   io = await import(dist('io/read.js'))
-  ;({ convertModel } = await import(dist('fold/convert.js')))
+  ;({ convertModel, sha256Hex } = await import(dist('fold/convert.js')))
   ;({ convertToAssets } = await import(dist('pipeline/convert-to-assets.js')))
   ;({ convertScheduled } = await import(dist('parallel/scheduler.js')))
 }
@@ -71,12 +71,11 @@ function layOutAll(mem, model, simd, check) {
   return h?.digest('hex')
 }
 
-/** The plugin's conversion of a model it has not seen, without the cache: read, sha256 meanwhile, convert in memory. */
-async function pluginConvert(model, { parallelRead, hashWorker }) {
+/** The plugin's conversion of a model it has not seen, without the cache: read, convert in memory, sha256. */
+async function pluginConvert(model, { parallelRead }) {
   const { bytes, memory } = parallelRead ? await io.readModelMemoryInParallel(model) : io.readModelMemory(model)
-  const digest = hashWorker ? io.sha256InParallel(bytes) : io.sha256InParallel(bytes, Infinity)
   const a = convertToAssets({ bytes, memory, sha256: null }, model, { packed: false, align: 256, precision: 'float32' })
-  a.header.sha256 = await digest
+  a.header.sha256 = sha256Hex(bytes)
   return a
 }
 
@@ -97,11 +96,9 @@ const CASES = {
   'wasm:off': (model, check) => timed(() => layOutAll(io.toModelMemory(fs.readFileSync(model)), model, true, check)),
   // Neither the kernel nor the wasm memory: a plain read, the scalar layout.
   'plain:off': (model, check) => timed(() => layOutAll({ bytes: fs.readFileSync(model) }, model, false, check)),
-  // The plugin: parallel chunked reads vs one sequential read, hash worker vs main thread.
-  'pread:on': (model, check) => plugin(model, check, { parallelRead: true, hashWorker: true }),
-  'pread:off': (model, check) => plugin(model, check, { parallelRead: false, hashWorker: true }),
-  'hash:on': (model, check) => plugin(model, check, { parallelRead: true, hashWorker: true }),
-  'hash:off': (model, check) => plugin(model, check, { parallelRead: true, hashWorker: false }),
+  // The plugin: parallel chunked reads vs one sequential read.
+  'pread:on': (model, check) => plugin(model, check, { parallelRead: true }),
+  'pread:off': (model, check) => plugin(model, check, { parallelRead: false }),
   // Three models in one build: convert workers (the scheduler's choice) vs one after another.
   'multi:on': (model, check) => multi(model, check, true),
   'multi:off': (model, check) => multi(model, check, false),
@@ -182,8 +179,7 @@ const PIECES = [
   { piece: 'SIMD kernel and wasm memory together', op: 'read + parse, plan, layout', on: 'wasm:on', off: 'plain:off', without: 'plain read, scalar JS layout', rss: true },
   { piece: "CLI's layout worker (parallel/layout-worker.ts, layout-helper.ts, bin/mpscnn.js)", op: '`mpscnn convert`, whole process', on: 'cli:two', off: 'cli:one', without: 'one thread (sha256 on it too)', rss: true },
   { piece: 'Atomics balancing of hash against layout (pipeline/job-queue.ts, runShared)', op: '`mpscnn convert`, whole process', on: 'cli:two', off: 'cli:static', without: 'static split: worker hashes, then its share' },
-  { piece: "plugin's parallel chunked read (io/read.ts readInParallel)", op: 'plugin conversion: read, sha256, convert', on: 'pread:on', off: 'pread:off', without: 'one sequential read into the same memory' },
-  { piece: "plugin's hash worker (io/sha256-worker.ts)", op: 'plugin conversion: read, sha256, convert', on: 'hash:on', off: 'hash:off', without: 'sha256 on the main thread' },
+  { piece: "plugin's parallel chunked read (io/read.ts readInParallel)", op: 'plugin conversion: read, convert, sha256', on: 'pread:on', off: 'pread:off', without: 'one sequential read into the same memory' },
   { piece: 'convert workers (parallel/scheduler.ts, convert-worker.ts), 3 models', op: 'read 3 models + convert all 3', on: 'multi:on', off: 'multi:off', without: 'one conversion after another', rss: true },
 ]
 
