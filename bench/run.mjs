@@ -20,6 +20,9 @@
  *      every emitted .dat is compared byte for byte with the CLI's output.
  *   f. CLI start-up: `mpscnn --version` (loading bin/mpscnn.js, the CLI bundle and its
  *      argument parser) vs `node -e 0`, whole process: what a heavier parser would cost.
+ *   g. The converted network run by the executor (bench/execute.mjs, its own process).
+ *   h. What each piece of performance machinery buys (bench/pieces.mjs, its own process):
+ *      the same operation with the piece and without it.
  *
  * Prints a markdown table and writes it to bench/results.md. Exit code 0 even when a
  * target is missed (this is a measurement); 1 when an output is wrong or a step fails.
@@ -660,6 +663,19 @@ await step('g. the converted network (executor) vs the original graph (tfjs-conv
   info.push({ measure: '`mpscnn verify`, 8 samples, wasm backend: peak RSS', value: `${g.verify.rssMB.toFixed(1)} MB` })
 })
 
+let piecesTable = ''
+await step('h. what each piece of performance machinery buys (with it vs without it)', async () => {
+  const r = spawnSync(process.execPath, ['--expose-gc', path.join(BENCH, 'pieces.mjs'), MODEL, String(Math.max(RUNS, 9))], { cwd: REPO, encoding: 'utf8', maxBuffer: 64 << 20 })
+  if (r.status !== 0) throw new Error(`bench/pieces.mjs failed (${r.status}):\n${r.stderr}${r.stdout}`)
+  const lines = r.stdout.trim().split('\n')
+  piecesTable = lines.slice(0, -1).join('\n').trim()
+  log(r.stderr.trim())
+  for (const row of JSON.parse(lines.at(-1)).rows) {
+    keepSamples(`h. ${row.piece}, with it, ms`, row.samples.with)
+    keepSamples(`h. ${row.piece}, without it, ms`, row.samples.without)
+  }
+})
+
 // ---------------------------------------------------------------------------------------
 // Report
 // ---------------------------------------------------------------------------------------
@@ -685,7 +701,7 @@ ${table}
 
 ${infoTable}
 
-${misses.length ? `**Missed targets:** ${misses.map((m) => `${m.measure} (${m.ratio}, target ${m.target})`).join('; ')}\n\n` : ''}${problems.length ? `**FAILURES:**\n\n${problems.map((p) => `- ${p.split('\n')[0]}`).join('\n')}\n\n` : ''}${notes.length ? `Notes:\n\n${notes.map((n) => `- ${n}`).join('\n')}\n\n` : ''}<details><summary>all samples</summary>
+${piecesTable ? `What each piece buys (bench/pieces.mjs):\n\n${piecesTable}\n\n` : ''}${misses.length ? `**Missed targets:** ${misses.map((m) => `${m.measure} (${m.ratio}, target ${m.target})`).join('; ')}\n\n` : ''}${problems.length ? `**FAILURES:**\n\n${problems.map((p) => `- ${p.split('\n')[0]}`).join('\n')}\n\n` : ''}${notes.length ? `Notes:\n\n${notes.map((n) => `- ${n}`).join('\n')}\n\n` : ''}<details><summary>all samples</summary>
 
 ${samplesLog.map((s) => `- ${s}`).join('\n')}
 

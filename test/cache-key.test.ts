@@ -1,7 +1,6 @@
 /**
  * What the cache key is made of, in real Rollup builds sharing one cache: the model's
- * sha256 (hashed on a worker thread for large models: `sha256InParallel`) and the
- * options that change the output, the packed `align` among them.
+ * sha256 and the options that change the output, the packed `align` among them.
  */
 import { createHash } from 'node:crypto'
 import fs from 'node:fs'
@@ -15,11 +14,9 @@ import { mulberry32 } from './helpers/inception.js'
 
 let rollup: (typeof import('rollup'))['rollup']
 let mpscnn: (typeof import('../src/plugin/rollup.js'))['default']
-let read: typeof import('../src/io/read.js')
 
 beforeAll(async () => {
   mpscnn = (await importDist<typeof import('../src/plugin/rollup.js')>('plugin/rollup.js')).default
-  read = await importDist<typeof import('../src/io/read.js')>('io/read.js')
   rollup = (await import('rollup')).rollup
 })
 afterAll(removeApps)
@@ -43,36 +40,6 @@ async function build(app: App, opts: Options): Promise<{ exported: unknown; logs
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
 const entries = (app: App) => fs.readdirSync(path.join(app.cacheDir, 'entries')).filter((f) => f.endsWith('.bin'))
 
-function randomBytes(n: number, seed: number, shared: boolean): Uint8Array {
-  const b = new Uint8Array(shared ? new SharedArrayBuffer(n) : new ArrayBuffer(n))
-  const rnd = mulberry32(seed)
-  for (let i = 0; i < n; i++) b[i] = Math.floor(rnd() * 256)
-  return b
-}
-
-describe('sha256InParallel', () => {
-  it('gives node:crypto\'s sha256 on both sides of its worker threshold', async () => {
-    for (const n of [0, 999, 1000, 1001, 70_000]) {
-      for (const shared of [true, false]) {
-        const b = randomBytes(n, n + 1, shared)
-        expect(await read.sha256InParallel(b, 1000), `${n} bytes, shared: ${shared}`).toBe(sha256(b))
-      }
-    }
-    // A view that does not start at the buffer's start, past the threshold.
-    const big = randomBytes(5000, 5, true)
-    expect(await read.sha256InParallel(big.subarray(17, 4017), 1000)).toBe(sha256(big.subarray(17, 4017)))
-  })
-
-  it('the default threshold, 16 MiB: just below and at it', async () => {
-    expect(read.HASH_WORKER_MIN_BYTES).toBe(16 << 20)
-    for (const n of [read.HASH_WORKER_MIN_BYTES - 1, read.HASH_WORKER_MIN_BYTES]) {
-      const b = new Uint8Array(new SharedArrayBuffer(n))
-      b.set(randomBytes(4096, n, false), n - 4096)
-      expect(await read.sha256InParallel(b)).toBe(sha256(b))
-    }
-  })
-})
-
 /** One MatMul layer, [k][o] weights from `seed`: a model of more than 16 MiB when k * o * 4 is. */
 function matMulModel(k: number, o: number, seed: number): { bytes: Uint8Array; weights: Float32Array } {
   const rnd = mulberry32(seed)
@@ -88,7 +55,7 @@ function matMulModel(k: number, o: number, seed: number): { bytes: Uint8Array; w
 }
 
 describe('the cache key, in real builds sharing one cache', () => {
-  it('two different models of 16 MiB and more (hashed on a worker) get their own entries, and each its own weights back', async () => {
+  it('two different models of 16 MiB and more get their own entries, and each its own weights back', async () => {
     const models = [1, 2].map((seed) => matMulModel(2048, 2048, seed))
     for (const m of models) expect(m.bytes.byteLength).toBeGreaterThanOrEqual(16 << 20)
     const app = makeApp({ model: models[0].bytes, modelName: 'a.pb', files: { 'b.pb': models[1].bytes }, main: "import a from './a.pb'\nimport b from './b.pb'\nexport default [a, b]\n" })

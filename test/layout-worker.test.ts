@@ -62,6 +62,8 @@ it('the worker path writes what the single-thread path writes, byte for byte, fo
   const runs: Run[] = combos.flatMap((flags, i) => [
     { label: `single ${i}`, argv: ['convert', 'model.pb', '--out-dir', `single-${i}`, '--quiet', ...flags] },
     { label: `worker ${i}`, argv: ['convert', 'model.pb', '--out-dir', `worker-${i}`, '--quiet', ...flags], tuning: WORKER },
+    // The static split the bench weighs the balancing against (bench/pieces.mjs).
+    { label: `static ${i}`, argv: ['convert', 'model.pb', '--out-dir', `static-${i}`, '--quiet', ...flags], tuning: { layoutWorkerMinBytes: 0, split: 'static' } },
   ])
   const results = runAll(runs)
   combos.forEach((flags, i) => {
@@ -75,6 +77,13 @@ it('the worker path writes what the single-thread path writes, byte for byte, fo
     const got = files(path.join(tmp, `worker-${i}`))
     expect([...got.keys()], flags.join(' ')).toEqual([...want.keys()])
     for (const [name, bytes] of want) expect(got.get(name)!.equals(bytes), `${flags.join(' ')}: ${name}`).toBe(true)
+    const split = results.get(`static ${i}`)!
+    expect([split.exit, split.stderr], flags.join(' ')).toEqual([0, single.stderr])
+    // Packed, this small model's hash outweighs half the layout: the cut leaves the worker nothing.
+    if (!flags.includes('--packed')) expect(split.workerLayers, flags.join(' ')).toBeGreaterThan(0)
+    const cut = files(path.join(tmp, `static-${i}`))
+    expect([...cut.keys()], flags.join(' ')).toEqual([...want.keys()])
+    for (const [name, bytes] of want) expect(cut.get(name)!.equals(bytes), `static ${flags.join(' ')}: ${name}`).toBe(true)
     expect(want.size, flags.join(' ')).toBe(flags.includes('--packed') ? 2 : 95 * 2 + 1)
   })
 })
@@ -100,5 +109,19 @@ it('a layer that fails on the worker fails the run with the single-thread path\'
     // The failing layer is the costliest: the worker took it first, and stopped there.
     expect(worker.workerLayers).toBe(1)
   }
-  expect(fs.readdirSync(tmp).sort()).toEqual(['huge.pb', 'model.pb', 'nan.pb', ...Array.from({ length: 8 }, (_, i) => [`single-${i}`, `worker-${i}`]).flat()].sort())
+  expect(fs.readdirSync(tmp).sort()).toEqual(['huge.pb', 'model.pb', 'nan.pb', ...Array.from({ length: 8 }, (_, i) => [`single-${i}`, `worker-${i}`, `static-${i}`]).flat()].sort())
+})
+
+it('after a layer failed on a worker that had hashed the whole model, the next conversion in the process has a working worker', () => {
+  // The static split has the worker hash the whole model before it takes its layers.
+  const runs: Run[] = [
+    { label: 'fails', argv: ['convert', 'nan.pb', '--out-dir', 'next-nan', '--quiet'], tuning: { layoutWorkerMinBytes: 0, split: 'static' } },
+    { label: 'next', argv: ['convert', 'model.pb', '--out-dir', 'next-model', '--quiet'], tuning: WORKER },
+  ]
+  const results = runAll(runs)
+  expect(results.get('fails')!.exit).toBe(1)
+  expect(results.get('fails')!.workerLayers).toBeGreaterThan(0)
+  expect([results.get('next')!.exit, results.get('next')!.stderr]).toEqual([0, ''])
+  expect(results.get('next')!.workerLayers).toBeGreaterThan(0)
+  fs.rmSync(path.join(tmp, 'next-model'), { recursive: true })
 })

@@ -113,6 +113,12 @@ export interface ConvertTuning {
    * @default false: both take from the queue at once
    */
   workerFirst?: boolean
+  /**
+   * 'static': the queue is cut once by cost instead of balanced as both threads go (see the
+   * pipeline's `runShared`); what the bench weighs the balancing against.
+   * @default 'balanced'
+   */
+  split?: 'balanced' | 'static'
 }
 
 /** `mpscnn convert ...`: the arguments after `convert`. */
@@ -186,7 +192,7 @@ async function convertWith(a: ConvertArgs, m: ModelMemory, helper: LayoutHelper 
   progress = new Progress({ total: model.layers.length, quiet: a.quiet, start: t0 })
   const total = plan.files.reduce((n, f) => n + f.size, 0)
   try {
-    const r = helper ? await pipeline.runShared(helper, tuning.workerFirst) : pipeline.run()
+    const r = helper ? await pipeline.runShared(helper, tuning.workerFirst, tuning.split === 'static' ? 'static' : 'balanced') : pipeline.run()
     fs.writeFileSync(path.join(tmp, 'manifest.json'), manifestJson({ source: r.header.source, sha256: await digest, precision: r.header.precision }, r.plan, r.network))
     swapInto(tmp, outDir, a.outDir)
     trace('manifest written, output in place')

@@ -3,10 +3,7 @@
  * reader views in place, the SIMD layout reads from, and a worker can share without a
  * copy.
  */
-import { createHash } from 'node:crypto'
 import fs from 'node:fs'
-import { Worker } from 'node:worker_threads'
-import { workerExecArgv } from '../base/worker-options.js'
 import { MpscnnError } from '../base/errors.js'
 import { attach, modelMemory, reserve } from '../fold/simd.js'
 import { HEAD_BYTES, sniffHead } from '../graphdef/sniff.js'
@@ -165,26 +162,4 @@ export function toModelMemory(bytes: Uint8Array, memory?: WebAssembly.Memory): M
 /** Lets this thread lay out a model's layers from `m` with SIMD: reserves its output region. */
 export function attachLayout(m: ModelMemory, region: number): void {
   attach(m.memory, m.bytes.buffer, reserve(m.memory, region), region)
-}
-
-
-/** Below this size a worker costs more than it saves. */
-export const HASH_WORKER_MIN_BYTES = 16 << 20
-
-/**
- * sha256 of bytes, on a worker thread when they are in shared memory and `workerMinBytes`
- * or more: the caller converts meanwhile.
- */
-export function sha256InParallel(bytes: Uint8Array, workerMinBytes = HASH_WORKER_MIN_BYTES): Promise<string> {
-  if (bytes.byteLength < workerMinBytes || !(bytes.buffer instanceof SharedArrayBuffer)) {
-    return Promise.resolve(createHash('sha256').update(bytes).digest('hex'))
-  }
-  return new Promise((resolve, reject) => {
-    const w = new Worker(new URL('./sha256-worker.js', import.meta.url), { workerData: bytes, execArgv: workerExecArgv() })
-    w.once('message', (hex: string) => {
-      resolve(hex)
-      void w.terminate()
-    })
-    w.once('error', reject)
-  })
 }

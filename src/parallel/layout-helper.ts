@@ -90,8 +90,11 @@ export class LayoutHelper implements SecondThread {
     Atomics.notify(this.init.progress, 0)
     return this.reply
   }
-  /** Keeps the worker for the next conversion if it finished this one, else stops it. */
+  private closed = false
+  /** Keeps the worker for the next conversion if it finished this one, else stops it (once: a failed conversion closes it early). */
   async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
     for (const event of ['message', 'error', 'exit']) this.worker.removeAllListeners(event)
     if (this.hashed && this.replied) keepSpareWorker(this.worker)
     else await this.worker.terminate()

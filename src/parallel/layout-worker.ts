@@ -10,7 +10,7 @@ import { parentPort, threadId } from 'node:worker_threads'
 import { jobPlan, layOut } from '../fold/materialize.js'
 import { isMpscnnError, serializeError } from '../base/errors.js'
 import { attach, compiled } from '../fold/simd.js'
-import { takeJob, type WorkerReply, type WorkerRun } from '../pipeline/job-queue.js'
+import { HASH_COST, takeJob, type WorkerReply, type WorkerRun } from '../pipeline/job-queue.js'
 
 export interface WorkerInit {
   /** The shared model memory (io/read.ts); the model is its first `size` bytes. */
@@ -51,12 +51,6 @@ function write(path: string, offset: number, data: Uint8Array, fds: Map<string, 
   }
   fs.writeSync(fd, data, 0, data.byteLength, offset)
 }
-
-/**
- * What hashing a byte costs next to laying out and writing one: the ratio of their
- * throughputs, so that both threads finish together (docs/performance.md has the figures).
- */
-const HASH_COST = 0.55
 
 // The model's sha256, chunk by chunk right behind the main thread's read of the file. It
 // pauses when the layout jobs arrive ([1] set): the worker takes its share of the jobs
@@ -123,6 +117,7 @@ function layOutJobs(run: WorkerRun): void {
   const reply: WorkerReply = { done: [], hashes: [] }
   const fds = new Map<string, number>()
   attach(init.memory, model.buffer, out, capacity)
+  if (run.hashFirst) hashRead(() => false)
   try {
     for (let k = shouldTake(run) ? takeJob(ends, 'front') : -1; k >= 0; k = shouldTake(run) ? takeJob(ends, 'front') : -1) {
       const j = jobs[k]

@@ -43,7 +43,15 @@ export interface WorkerRun {
   /** This worker's output region in the memory. */
   out: number
   capacity: number
+  /** Hash the whole model before taking any job, and take every job queued (a static split: pipeline.ts `runShared`). */
+  hashFirst?: boolean
 }
+
+/**
+ * What hashing a byte costs next to laying out and writing one: the ratio of their
+ * throughputs, so that both threads finish together (docs/performance.md has the figures).
+ */
+export const HASH_COST = 0.55
 
 export interface WorkerReply {
   /** The layers this worker took from the queue. */

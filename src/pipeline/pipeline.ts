@@ -14,7 +14,7 @@ import type { ManifestHeader } from '../emit/manifest.js'
 import { attachLayout, type ModelMemory } from '../io/read.js'
 import { buildNetwork } from '../network/index.js'
 import type { MpscnnNetwork } from '../base/manifest-types.js'
-import { jobQueueEnds, takeJob, type WorkerJob, type WorkerReply, type WorkerRun } from './job-queue.js'
+import { HASH_COST, jobQueueEnds, takeJob, type WorkerJob, type WorkerReply, type WorkerRun } from './job-queue.js'
 
 export interface PipelineOptions {
   packed: boolean
@@ -123,8 +123,11 @@ export class Pipeline {
    * each file, which dominates for small layers). Both threads take jobs until none is
    * left, so neither waits for the other whatever its pace; the rest stay on this thread.
    * `workerFirst`: this thread takes queued layers only once the other has taken all it will.
+   * `split` 'static': no balancing, the simpler alternative the bench weighs it against
+   * (docs/performance.md): the queue is cut once by cost, the second thread hashes the whole
+   * model, then lays out the costly part, this thread the rest.
    */
-  async runShared(second: SecondThread, workerFirst = false): Promise<PipelineResult> {
+  async runShared(second: SecondThread, workerFirst = false, split: 'balanced' | 'static' = 'balanced'): Promise<PipelineResult> {
     const { plan, model, sink } = this
     sink.open(plan)
     let ok = false
@@ -140,18 +143,21 @@ export class Pipeline {
           queue.push({ ...job, weightsAt: at(plan.layers[i].weights), biasAt: at(plan.layers[i].bias) })
         }
       }
-      const ends = jobQueueEnds(queue.length)
-      const remoteDone = queue.length ? second.run({ jobs: queue, ends, costs: queue.map((j) => cost(j.layer)), out: reserve(this.m.memory, model.layoutRegion), capacity: model.layoutRegion }) : undefined
+      const costs = queue.map((j) => cost(j.layer))
+      const cut = split === 'static' ? staticCut(costs, this.m.bytes.length * HASH_COST) : queue.length
+      const ends = jobQueueEnds(cut)
+      const remoteDone = queue.length ? second.run({ jobs: queue, ends, costs, out: reserve(this.m.memory, model.layoutRegion), capacity: model.layoutRegion, hashFirst: split === 'static' }) : undefined
       // Layers the worker finished: those it took from the front before the one it is on.
       this.doneElsewhere = () => Math.max(0, (Atomics.load(ends, 0) & 0xffff) - 1)
       this.hooks.trace?.('plan')
       const queued = new Set(queue.map((j) => j.layer))
       for (let i = 0; i < plan.layers.length; i++) if (!queued.has(i)) this.layOutHere(i)
-      let mine = plan.layers.length - queued.size
+      for (let k = cut; k < queue.length; k++) this.layOutHere(queue[k].layer)
+      let mine = plan.layers.length - cut
       const workerDone = workerFirst && remoteDone ? await remoteDone : undefined
       // This thread takes the cheapest jobs, the worker the costliest: this thread's output
       // region stays small, and neither waits for the other.
-      for (let k = takeJob(ends, 'back'); k >= 0; k = takeJob(ends, 'back'), mine++) this.layOutHere(queue[k].layer)
+      if (split === 'balanced') for (let k = takeJob(ends, 'back'); k >= 0; k = takeJob(ends, 'back'), mine++) this.layOutHere(queue[k].layer)
       this.hooks.trace?.(`this thread's ${mine} layers`)
       if (remoteDone) {
         const r = workerDone ?? (await remoteDone)
@@ -180,6 +186,15 @@ export class Pipeline {
   private result(): PipelineResult {
     return { header: { source: path.basename(this.file), precision: this.model.precision }, plan: this.plan, warnings: this.model.warnings, network: this.network }
   }
+}
+
+/** Where a static split cuts a queue (costliest first): the second thread's share and its hash weigh about what this thread's share does. */
+function staticCut(costs: number[], hashCost: number): number {
+  const total = costs.reduce((a, b) => a + b, 0)
+  let k = 0
+  // Take the next job while that brings the two parts closer.
+  for (let front = 0; k < costs.length && 2 * front + costs[k] + hashCost < total; k++) front += costs[k]
+  return k
 }
 
 function bytesOf(a: Float32Array | Uint16Array): Uint8Array {

@@ -6,7 +6,8 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import type { ConvertedAssets } from '../emit/assets.js'
-import { readModelMemoryInParallel, sha256InParallel, type ModelMemory } from '../io/read.js'
+import { readModelMemoryInParallel, type ModelMemory } from '../io/read.js'
+import { sha256Hex } from '../fold/convert.js'
 import { manifestDts } from '../emit/manifest.js'
 import { outputAffectingOptions, type ResolvedOptions } from './options.js'
 import { entryKey, hasEntry, indexedDigest, readEntry, recordDigest, removeAbandoned, sameStamp, stampOf, writeEntry, type FileStamp } from '../io/cache.js'
@@ -77,7 +78,7 @@ export async function loadModel(file: string, options: ResolvedOptions, root: st
     const index = mem && sameStamp(mem.stamp, stampOf(stat)) ? { digest: mem.sha256, seen: true } : await indexedDigest(cacheOpts, file, stat)
     digest = index.digest
     if (!digest && index.seen) {
-      digest = await sha256InParallel((await read()).bytes)
+      digest = sha256Hex((await read()).bytes)
       await recordDigest(cacheOpts, file, stat, digest) // trusted from now on if the file has settled
     }
     if (digest) recentDigests.set(file, { stamp: stampOf(stat), sha256: digest })
@@ -89,17 +90,16 @@ export async function loadModel(file: string, options: ResolvedOptions, root: st
       if (hit.kind === 'corrupt') warn(`${display}: cache entry ${key.slice(0, 12)} was corrupt (${hit.reason}); converting again`)
     }
   }
-  // A model never seen converts while another thread hashes it (the digest is the cache key).
   // The converter is loaded on first use (a build served from the cache never loads it),
   // while the thread pool reads the model.
   const converter = import('../parallel/scheduler.js')
   converter.catch(() => {}) // awaited below, unless the read fails first
   const { bytes, memory } = await read()
-  const digestP = digest ? Promise.resolve(digest) : sha256InParallel(bytes)
-  digestP.catch(() => {})
   const { convertScheduled } = await converter
   const assets = await convertScheduled({ bytes, memory, sha256: null }, display, options)
-  const sha256 = await digestP
+  // The digest is the cache key. Hashed here, after the conversion: a worker that hashed
+  // meanwhile bought nothing the bench could measure (docs/performance.md, "What each piece buys").
+  const sha256 = digest ?? sha256Hex(bytes)
   assets.header.sha256 = sha256
   if (options.cache && stat) {
     if (!digest) {
