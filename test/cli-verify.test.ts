@@ -11,31 +11,17 @@ import { fileURLToPath } from 'node:url'
 import jpeg from 'jpeg-js'
 import { PNG } from 'pngjs'
 import { afterAll, describe, expect, it } from 'vitest'
-import { attr, GraphBuilder } from './helpers/graph-builder.js'
-import { mulberry32 } from './helpers/inception.js'
+import { verifyModel } from './helpers/graphs.js'
 
 const BIN = fileURLToPath(new URL('../bin/mpscnn.js', import.meta.url))
 const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'mpscnn-cli-verify-'))
 afterAll(() => fs.rmSync(TMP, { recursive: true, force: true }))
 const mpscnn = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { cwd: TMP, encoding: 'utf8' })
 
-const T = { T: attr.type('DT_FLOAT') }
-const r = mulberry32(3)
-const rand = (n: number) => Float32Array.from({ length: n }, () => r() * 2 - 1)
-
-/** x (7 x 7 x 3) -> conv 3x3 SAME + Relu -> average pool 3x3 SAME -> conv 1x1 stride 2 -> softmax. */
+/** verify's small classifier, written into TMP. */
 function model(): string {
-  const b = new GraphBuilder()
-  b.placeholder('x', [1, 7, 7, 3])
-  b.constF32('c1/w', [3, 3, 3, 8], rand(216))
-  b.op('c1', 'Conv2D', ['x', 'c1/w'], { ...T, strides: attr.ints([1, 1, 1, 1]), padding: attr.s('SAME') })
-  b.op('r1', 'Relu', ['c1'], T)
-  b.op('pool', 'AvgPool', ['r1'], { ...T, ksize: attr.ints([1, 3, 3, 1]), strides: attr.ints([1, 1, 1, 1]), padding: attr.s('SAME') })
-  b.constF32('c2/w', [1, 1, 8, 4], rand(32))
-  b.op('c2', 'Conv2D', ['pool', 'c2/w'], { ...T, strides: attr.ints([1, 2, 2, 1]), padding: attr.s('SAME') })
-  b.op('prob', 'Softmax', ['c2'], T)
   const file = path.join(TMP, 'model.pb')
-  fs.writeFileSync(file, b.encode())
+  fs.writeFileSync(file, verifyModel())
   return file
 }
 

@@ -11,8 +11,7 @@ import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { resolveOptions } from '../src/plugin/options.js'
-import { attr, GraphBuilder } from './helpers/graph-builder.js'
-import { mulberry32 } from './helpers/inception.js'
+import { verifyModel } from './helpers/graphs.js'
 import { DIST, errorText, importDist, makeApp, rejection, removeApps, type App } from './bundlers/helpers.js'
 
 let rollup: (typeof import('rollup'))['rollup']
@@ -29,23 +28,8 @@ beforeAll(async () => {
 afterAll(removeApps)
 
 const require = createRequire(import.meta.url)
-const T = { T: attr.type('DT_FLOAT') }
 
-/** x (7 x 7 x 3) -> conv 3x3 SAME + Relu -> average pool 3x3 SAME -> conv 1x1 stride 2 -> softmax. */
-function model(): Uint8Array {
-  const r = mulberry32(3)
-  const rand = (n: number) => Float32Array.from({ length: n }, () => r() * 2 - 1)
-  const b = new GraphBuilder()
-  b.placeholder('x', [1, 7, 7, 3])
-  b.constF32('c1/w', [3, 3, 3, 8], rand(216))
-  b.op('c1', 'Conv2D', ['x', 'c1/w'], { ...T, strides: attr.ints([1, 1, 1, 1]), padding: attr.s('SAME') })
-  b.op('r1', 'Relu', ['c1'], T)
-  b.op('pool', 'AvgPool', ['r1'], { ...T, ksize: attr.ints([1, 3, 3, 1]), strides: attr.ints([1, 1, 1, 1]), padding: attr.s('SAME') })
-  b.constF32('c2/w', [1, 1, 8, 4], rand(32))
-  b.op('c2', 'Conv2D', ['pool', 'c2/w'], { ...T, strides: attr.ints([1, 2, 2, 1]), padding: attr.s('SAME') })
-  b.op('prob', 'Softmax', ['c2'], T)
-  return b.encode()
-}
+const model = verifyModel
 
 async function build(app: App, opts: Parameters<typeof mpscnn>[0]): Promise<string[]> {
   const logs: string[] = []

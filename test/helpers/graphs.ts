@@ -454,3 +454,19 @@ export function convolutionTranspose<A extends ArrayLike<number>>(c: TransposeCa
   b.op('up/Relu', 'Relu', ['up/BiasAdd'], T)
   return { b, f, bias }
 }
+
+/** A small classifier for verify: x (7 x 7 x 3) -> conv 3x3 SAME + Relu -> average pool 3x3 SAME -> conv 1x1 stride 2 -> softmax. */
+export function verifyModel(seed = 3): Uint8Array {
+  const r = mulberry32(seed)
+  const rand = (n: number) => Float32Array.from({ length: n }, () => r() * 2 - 1)
+  const b = new GraphBuilder()
+  b.placeholder('x', [1, 7, 7, 3])
+  b.constF32('c1/w', [3, 3, 3, 8], rand(216))
+  b.op('c1', 'Conv2D', ['x', 'c1/w'], { ...T, strides: attr.ints([1, 1, 1, 1]), padding: attr.s('SAME') })
+  b.op('r1', 'Relu', ['c1'], T)
+  b.op('pool', 'AvgPool', ['r1'], { ...T, ksize: attr.ints([1, 3, 3, 1]), strides: attr.ints([1, 1, 1, 1]), padding: attr.s('SAME') })
+  b.constF32('c2/w', [1, 1, 8, 4], rand(32))
+  b.op('c2', 'Conv2D', ['pool', 'c2/w'], { ...T, strides: attr.ints([1, 2, 2, 1]), padding: attr.s('SAME') })
+  b.op('prob', 'Softmax', ['c2'], T)
+  return b.encode()
+}
