@@ -139,7 +139,7 @@ function multi(model, check, together) {
 
 /** The CLI as bin/mpscnn.js runs it (its worker started before the bundle loads), with `tuning`. */
 async function cliChild(model, out, variant) {
-  const tuning = { one: { layoutWorkerMinBytes: Infinity }, static: { split: 'static' }, two: {} }[variant]
+  const tuning = { one: { layoutWorkerMinBytes: Infinity }, two: {} }[variant]
   const worker = variant === 'one' ? undefined : new Worker(new URL('../dist/parallel/layout-worker.js', import.meta.url))
   const { main } = await import(dist('cli/bundle.js'))
   const code = await main(['convert', model, '--out-dir', out, '--quiet'], worker, tuning)
@@ -178,7 +178,6 @@ const PIECES = [
   { piece: 'read into the wasm memory (io/read.ts)', op: 'read + parse, plan, SIMD layout', on: 'wasm:on', off: 'wasm:off', without: 'plain read, copied into a wasm memory', rss: true },
   { piece: 'SIMD kernel and wasm memory together', op: 'read + parse, plan, layout', on: 'wasm:on', off: 'plain:off', without: 'plain read, scalar JS layout', rss: true },
   { piece: "CLI's layout worker (parallel/layout-worker.ts, layout-helper.ts, bin/mpscnn.js)", op: '`mpscnn convert`, whole process', on: 'cli:two', off: 'cli:one', without: 'one thread (sha256 on it too)', rss: true },
-  { piece: 'Atomics balancing of hash against layout (pipeline/job-queue.ts, runShared)', op: '`mpscnn convert`, whole process', on: 'cli:two', off: 'cli:static', without: 'static split: worker hashes, then its share' },
   { piece: "plugin's parallel chunked read (io/read.ts readInParallel)", op: 'plugin conversion: read, convert, sha256', on: 'pread:on', off: 'pread:off', without: 'one sequential read into the same memory' },
   { piece: 'convert workers (parallel/scheduler.ts, convert-worker.ts), 3 models', op: 'read 3 models + convert all 3', on: 'multi:on', off: 'multi:off', without: 'one conversion after another', rss: true },
 ]

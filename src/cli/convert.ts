@@ -107,18 +107,6 @@ const HELPER_MIN_BYTES = 16 << 20
 export interface ConvertTuning {
   /** Models of this many bytes and more are laid out by this thread and a layout worker together. @default 16 MiB */
   layoutWorkerMinBytes?: number
-  /**
-   * This thread takes queued layers only once the worker has taken all it will: the
-   * worker's share is then as large as it can be (tests pin the worker's work with it).
-   * @default false: both take from the queue at once
-   */
-  workerFirst?: boolean
-  /**
-   * 'static': the queue is cut once by cost instead of balanced as both threads go (see the
-   * pipeline's `runShared`); what the bench weighs the balancing against.
-   * @default 'balanced'
-   */
-  split?: 'balanced' | 'static'
 }
 
 /** `mpscnn convert ...`: the arguments after `convert`. */
@@ -137,7 +125,7 @@ async function convert(a: ConvertArgs, tuning: ConvertTuning): Promise<number> {
   const comparison = a.datDir !== undefined ? new Comparison(path.resolve(a.datDir), a.datDir) : undefined
   // The worker starts while the file is read and hashes each chunk as it arrives.
   let helper: LayoutHelper | undefined
-  const progress = new Int32Array(new SharedArrayBuffer(8))
+  const progress = new Int32Array(new SharedArrayBuffer(4))
   const signal = (n: number) => {
     Atomics.store(progress, 0, n)
     Atomics.notify(progress, 0)
@@ -192,7 +180,7 @@ async function convertWith(a: ConvertArgs, m: ModelMemory, helper: LayoutHelper 
   progress = new Progress({ total: model.layers.length, quiet: a.quiet, start: t0 })
   const total = plan.files.reduce((n, f) => n + f.size, 0)
   try {
-    const r = helper ? await pipeline.runShared(helper, tuning.workerFirst, tuning.split === 'static' ? 'static' : 'balanced') : pipeline.run()
+    const r = helper ? await pipeline.runShared(helper) : pipeline.run()
     fs.writeFileSync(path.join(tmp, 'manifest.json'), manifestJson({ source: r.header.source, sha256: await digest, precision: r.header.precision }, r.plan, r.network))
     swapInto(tmp, outDir, a.outDir)
     trace('manifest written, output in place')

@@ -1,12 +1,12 @@
 /**
  * The pipeline's second thread (pipeline/pipeline.ts `SecondThread`): a layout worker
  * (layout-worker.ts) that hashes the model while it is read, then lays out and writes its
- * share of the layers.
+ * share of the layers (pipeline/worker-jobs.ts).
  */
 import { Worker } from 'node:worker_threads'
 import { workerExecArgv } from '../base/worker-options.js'
 import type { SecondThread } from '../pipeline/pipeline.js'
-import type { WorkerReply, WorkerRun } from '../pipeline/job-queue.js'
+import type { WorkerReply, WorkerRun } from '../pipeline/worker-jobs.js'
 import type { WorkerInit } from './layout-worker.js'
 
 /**
@@ -85,9 +85,6 @@ export class LayoutHelper implements SecondThread {
   }
   run(run: WorkerRun): Promise<WorkerReply> {
     this.worker.postMessage(run)
-    // Tells the worker, which may be hashing, to come and take its share of the jobs.
-    Atomics.store(this.init.progress, 1, 1)
-    Atomics.notify(this.init.progress, 0)
     return this.reply
   }
   private closed = false

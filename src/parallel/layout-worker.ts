@@ -10,16 +10,13 @@ import { parentPort, threadId } from 'node:worker_threads'
 import { jobPlan, layOut } from '../fold/materialize.js'
 import { isMpscnnError, serializeError } from '../base/errors.js'
 import { attach, compiled } from '../fold/simd.js'
-import { HASH_COST, takeJob, type WorkerReply, type WorkerRun } from '../pipeline/job-queue.js'
+import type { WorkerReply, WorkerRun } from '../pipeline/worker-jobs.js'
 
 export interface WorkerInit {
   /** The shared model memory (io/read.ts); the model is its first `size` bytes. */
   memory: WebAssembly.Memory
   size: number
-  /**
-   * [0]: bytes of the model read so far, -1 if reading failed; the worker hashes behind it.
-   * [1]: set (and [0] notified) once the layout jobs have been posted.
-   */
+  /** [0]: bytes of the model read so far, -1 if reading failed; the worker hashes behind it. */
   progress: Int32Array
   /** The compiled layout kernel (see fold/simd.ts). */
   kernel: WebAssembly.Module
@@ -52,36 +49,27 @@ function write(path: string, offset: number, data: Uint8Array, fds: Map<string, 
   fs.writeSync(fd, data, 0, data.byteLength, offset)
 }
 
-// The model's sha256, chunk by chunk right behind the main thread's read of the file. It
-// pauses when the layout jobs arrive ([1] set): the worker takes its share of the jobs
-// first and finishes the hash after them (see `shouldTake`).
+// The model's sha256, chunk by chunk right behind the main thread's read of the file. The
+// worker finishes it before it takes its layers (see the pipeline's `runShared`).
 let hasher = createHash('sha256')
 let hashed = 0
-let hashPosted = false
-const SLICE = 1 << 20
 
-/** Hashes what has been read; returns early when `stop()` says so (checked between slices). */
-function hashRead(stop: () => boolean): void {
-  while (!hashPosted) {
+/** Hashes the model as it is read, and posts its sha256 (nothing if the read fails). */
+function hashRead(): void {
+  for (;;) {
     const done = Atomics.load(init.progress, 0)
     if (done < 0) return
-    while (hashed < done) {
-      if (stop()) return
-      const next = Math.min(done, hashed + SLICE)
-      hasher.update(model.subarray(hashed, next))
-      hashed = next
+    if (hashed < done) {
+      hasher.update(model.subarray(hashed, done))
+      hashed = done
     }
     if (hashed >= init.size) {
       parentPort!.postMessage({ sha256: hasher.digest('hex') })
-      hashPosted = true
       return
     }
-    if (stop()) return
     Atomics.wait(init.progress, 0, done)
   }
 }
-
-const jobsReady = () => Atomics.load(init.progress, 1) !== 0
 
 function start(given: WorkerInit): void {
   init = given
@@ -90,37 +78,19 @@ function start(given: WorkerInit): void {
   model = new Uint8Array(init.memory.buffer, 0, init.size)
   hasher = createHash('sha256')
   hashed = 0
-  hashPosted = false
-  hashRead(jobsReady)
-  trace(hashPosted ? 'hashed' : `jobs ready, ${(hashed / 1e6).toFixed(1)} MB hashed`)
+  hashRead()
+  trace(hashed >= init.size ? 'hashed' : 'the read failed')
 }
 
 parentPort!.on('message', (m: WorkerInit | WorkerRun) => ('jobs' in m ? layOutJobs(m) : start(m)))
 
-/**
- * Whether the worker takes job k, given that it still has the rest of the hash to do: it
- * leaves the queue's last jobs to the main thread so that both finish at about the same time.
- */
-function shouldTake(run: WorkerRun): boolean {
-  if (hashPosted) return true
-  const v = Atomics.load(run.ends, 0)
-  const front = v & 0xffff
-  const back = v >>> 16
-  if (front >= back) return false
-  let left = 0
-  for (let i = front; i < back; i++) left += run.costs[i]
-  return left - run.costs[front] >= run.costs[front] + (init.size - hashed) * HASH_COST
-}
-
 function layOutJobs(run: WorkerRun): void {
-  const { jobs, ends, out, capacity } = run
+  const { jobs, out, capacity } = run
   const reply: WorkerReply = { done: [], hashes: [] }
   const fds = new Map<string, number>()
   attach(init.memory, model.buffer, out, capacity)
-  if (run.hashFirst) hashRead(() => false)
   try {
-    for (let k = shouldTake(run) ? takeJob(ends, 'front') : -1; k >= 0; k = shouldTake(run) ? takeJob(ends, 'front') : -1) {
-      const j = jobs[k]
+    for (const j of jobs) {
       reply.done.push(j.layer)
       let laid
       try {
@@ -140,12 +110,11 @@ function layOutJobs(run: WorkerRun): void {
         const h = (d: Uint8Array) => createHash('sha256').update(d).digest('hex').slice(0, 8)
         reply.hashes.push([j.layer, h(bytes), h(b)])
       }
+      Atomics.add(run.done, 0, 1)
     }
   } finally {
     for (const fd of fds.values()) fs.closeSync(fd)
   }
   parentPort!.postMessage(reply)
   trace(`${reply.done.length} layers done`)
-  hashRead(() => false)
-  trace('hashed')
 }

@@ -14,7 +14,7 @@ import type { ManifestHeader } from '../emit/manifest.js'
 import { attachLayout, type ModelMemory } from '../io/read.js'
 import { buildNetwork } from '../network/index.js'
 import type { MpscnnNetwork } from '../base/manifest-types.js'
-import { HASH_COST, jobQueueEnds, takeJob, type WorkerJob, type WorkerReply, type WorkerRun } from './job-queue.js'
+import { HASH_COST, workerShare, type WorkerJob, type WorkerReply, type WorkerRun } from './worker-jobs.js'
 
 export interface PipelineOptions {
   packed: boolean
@@ -41,7 +41,7 @@ export interface TensorSink {
   close(ok: boolean): Map<string, string>
 }
 
-/** A thread that lays out and writes layers from a shared queue (parallel/layout-helper.ts). */
+/** A thread that hashes the model, then lays out and writes the layers it is given (parallel/layout-helper.ts). */
 export interface SecondThread {
   readonly sha256: Promise<string>
   run(run: WorkerRun): Promise<WorkerReply>
@@ -118,16 +118,13 @@ export class Pipeline {
   }
 
   /**
-   * Shares the layers with a second thread through one queue: layers whose weights sit in
-   * the shared model memory, costliest first (bytes to lay out and write, plus creating
-   * each file, which dominates for small layers). Both threads take jobs until none is
-   * left, so neither waits for the other whatever its pace; the rest stay on this thread.
-   * `workerFirst`: this thread takes queued layers only once the other has taken all it will.
-   * `split` 'static': no balancing, the simpler alternative the bench weighs it against
-   * (docs/performance.md): the queue is cut once by cost, the second thread hashes the whole
-   * model, then lays out the costly part, this thread the rest.
+   * Shares the layers with a second thread, which hashes the model and then lays out the
+   * costliest layers whose weights sit in the shared model memory (the cost of a layer: bytes
+   * to lay out and write, plus creating each file, which dominates for small layers). The
+   * share is fixed before either starts (worker-jobs.ts `workerShare`) so that both finish
+   * at about the same time; this thread lays out the rest.
    */
-  async runShared(second: SecondThread, workerFirst = false, split: 'balanced' | 'static' = 'balanced'): Promise<PipelineResult> {
+  async runShared(second: SecondThread): Promise<PipelineResult> {
     const { plan, model, sink } = this
     sink.open(plan)
     let ok = false
@@ -135,7 +132,7 @@ export class Pipeline {
       const queue: WorkerJob[] = []
       const perFile = plan.packed ? 0 : FILE_COST_BYTES
       const cost = (i: number) => plan.layers[i].weights.byteLength + plan.layers[i].bias.byteLength + 2 * perFile
-      if (sink.pathOf && plan.layers.length <= 0xffff) {
+      if (sink.pathOf) {
         for (const i of plan.layers.map((_, i) => i).sort((x, y) => cost(y) - cost(x))) {
           const job = model.job(i)
           if (!job) continue
@@ -143,33 +140,24 @@ export class Pipeline {
           queue.push({ ...job, weightsAt: at(plan.layers[i].weights), biasAt: at(plan.layers[i].bias) })
         }
       }
-      const costs = queue.map((j) => cost(j.layer))
-      const cut = split === 'static' ? staticCut(costs, this.m.bytes.length * HASH_COST) : queue.length
-      const ends = jobQueueEnds(cut)
-      const remoteDone = queue.length ? second.run({ jobs: queue, ends, costs, out: reserve(this.m.memory, model.layoutRegion), capacity: model.layoutRegion, hashFirst: split === 'static' }) : undefined
-      // Layers the worker finished: those it took from the front before the one it is on.
-      this.doneElsewhere = () => Math.max(0, (Atomics.load(ends, 0) & 0xffff) - 1)
+      const jobs = queue.slice(0, workerShare(queue.map((j) => cost(j.layer)), this.m.bytes.length * HASH_COST))
+      const done = new Int32Array(new SharedArrayBuffer(4))
+      // An empty share too: the worker's reply says it is free for the next conversion.
+      const remoteDone = second.run({ jobs, done, out: reserve(this.m.memory, model.layoutRegion), capacity: model.layoutRegion })
+      this.doneElsewhere = () => Atomics.load(done, 0)
       this.hooks.trace?.('plan')
-      const queued = new Set(queue.map((j) => j.layer))
-      for (let i = 0; i < plan.layers.length; i++) if (!queued.has(i)) this.layOutHere(i)
-      for (let k = cut; k < queue.length; k++) this.layOutHere(queue[k].layer)
-      let mine = plan.layers.length - cut
-      const workerDone = workerFirst && remoteDone ? await remoteDone : undefined
-      // This thread takes the cheapest jobs, the worker the costliest: this thread's output
-      // region stays small, and neither waits for the other.
-      if (split === 'balanced') for (let k = takeJob(ends, 'back'); k >= 0; k = takeJob(ends, 'back'), mine++) this.layOutHere(queue[k].layer)
-      this.hooks.trace?.(`this thread's ${mine} layers`)
-      if (remoteDone) {
-        const r = workerDone ?? (await remoteDone)
-        this.hooks.trace?.(`the worker's ${r.done.length} layers`)
-        // The worker stops at a layer it cannot lay out, with that layer's error.
-        if (r.error) throw deserializeError(r.error)
-        const hashes = new Map(r.hashes.map(([i, w, b]) => [i, [w, b]]))
-        for (const i of r.done) {
-          const l: LayerPlacement = plan.layers[i]
-          sink.putElsewhere!(l.weights, hashes.get(i)?.[0])
-          sink.putElsewhere!(l.bias, hashes.get(i)?.[1])
-        }
+      const theirs = new Set(jobs.map((j) => j.layer))
+      for (let i = 0; i < plan.layers.length; i++) if (!theirs.has(i)) this.layOutHere(i)
+      this.hooks.trace?.(`this thread's ${plan.layers.length - theirs.size} layers`)
+      const r = await remoteDone
+      this.hooks.trace?.(`the worker's ${r.done.length} layers`)
+      // The worker stops at a layer it cannot lay out, with that layer's error.
+      if (r.error) throw deserializeError(r.error)
+      const hashes = new Map(r.hashes.map(([i, w, b]) => [i, [w, b]]))
+      for (const i of r.done) {
+        const l: LayerPlacement = plan.layers[i]
+        sink.putElsewhere!(l.weights, hashes.get(i)?.[0])
+        sink.putElsewhere!(l.bias, hashes.get(i)?.[1])
       }
       ok = true
     } finally {
@@ -186,15 +174,6 @@ export class Pipeline {
   private result(): PipelineResult {
     return { header: { source: path.basename(this.file), precision: this.model.precision }, plan: this.plan, warnings: this.model.warnings, network: this.network }
   }
-}
-
-/** Where a static split cuts a queue (costliest first): the second thread's share and its hash weigh about what this thread's share does. */
-function staticCut(costs: number[], hashCost: number): number {
-  const total = costs.reduce((a, b) => a + b, 0)
-  let k = 0
-  // Take the next job while that brings the two parts closer.
-  for (let front = 0; k < costs.length && 2 * front + costs[k] + hashCost < total; k++) front += costs[k]
-  return k
 }
 
 function bytesOf(a: Float32Array | Uint16Array): Uint8Array {

@@ -11,7 +11,7 @@ import { expect } from 'vitest'
 export interface CliRun {
   label: string
   argv: string[]
-  tuning?: { layoutWorkerMinBytes?: number; workerFirst?: boolean; split?: 'balanced' | 'static' }
+  tuning?: { layoutWorkerMinBytes?: number }
 }
 
 export interface CliRunResult {
