@@ -92,9 +92,9 @@ sha256sum ${Object.keys(files).sort().join(' ')} | sha256sum
 
 Score = detected / valid: detected = killed + timeout, valid = detected + survived + no coverage.
 Not valid: mutants that crash the run (${total.other}), and ignored ones: string literals, which are
-not mutated (mostly messages and hints; see stryker.config.mjs), and static mutants: code run once, when
-its module loads (the protobuf schema tables, module constants), which no single test covers, so
-Stryker would run the whole suite for each alone (\`ignoreStatic\` in stryker.config.mjs).
+not mutated (mostly messages and hints; see stryker.config.mjs). Static mutants (code run once, when
+its module loads: the protobuf schema tables, the constant folder's op tables) are run, each with a
+fresh load and every unit test (\`ignoreStatic: false\` in stryker.config.mjs says why).
 
 | module | killed | timeout | survived | no coverage | ignored | score |
 | --- | ---: | ---: | ---: | ---: | ---: | ---: |
