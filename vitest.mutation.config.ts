@@ -20,6 +20,8 @@ export default defineConfig({
       'test/mobilenet.test.ts',
       'test/network.test.ts',
       'test/no-silent-drops.test.ts',
+      'test/pbtxt-numbers.test.ts',
+      'test/pbtxt-string-escapes.test.ts',
       'test/pbtxt.test.ts',
       'test/preprocessing-warning.test.ts',
       'test/quantized.test.ts',
