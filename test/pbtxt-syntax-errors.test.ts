@@ -37,6 +37,7 @@ describe('pbtxt errors: the token found', () => {
     expect(foundForName('@abc')).toBe('"@"')
     expect(foundForName('{}')).toBe('"{"')
     expect(foundForName('€x')).toBe('"€"')
+    expect(foundForName('\ue000x')).toBe('"\ue000"')
   })
 
   it('is a whole surrogate pair, and a lone low surrogate alone', () => {
