@@ -73,7 +73,7 @@ describe('pbtxt: raw characters in strings', () => {
   })
 
   it('turn each lone surrogate into U+FFFD, as TextEncoder does', () => {
-    for (const s of ['\ud83dx', 'x\ud83d', '\ud800a', '\udbff', '\udc00', 'a\udc00', '\udc00\udc00', '\udfff\ud800', '\ud83d\ud83d\ude42']) {
+    for (const s of ['\ud83dx', 'x\ud83d', '\ud800a', '\udbff', '\udc00', 'a\udc00', 'é\udc00', '€\udfff', '\udc00\udc00', '\udfff\ud800', '\ud83d\ud83d\ude42']) {
       expect(bytesOf(`"${s}"`), JSON.stringify(s)).toEqual(utf8(s))
     }
     expect(bytesOf('"\udc00"')).toEqual([0xef, 0xbf, 0xbd])
