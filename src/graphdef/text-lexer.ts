@@ -252,9 +252,9 @@ export class TextLexer {
     let t = this.numText
     const r = this.numRadix
     if (t.length <= (r === 10 ? 15 : r === 16 ? 12 : 17)) return parseInt(t, r)
-    t = t.replace(/^0+/, '')
+    t = t.replace(/^0+/, '') || '0' // all zeros: BigInt('0x') would throw
     if (t.length > 24) return Infinity // beyond any 64-bit range; spares BigInt a huge literal
-    return BigInt(r === 16 ? '0x' + t : r === 8 ? '0o' + t : t || '0')
+    return BigInt(r === 16 ? '0x' + t : r === 8 ? '0o' + t : t)
   }
 
   protected startsNumber(c: number): boolean {
