@@ -12,6 +12,7 @@ export default defineConfig({
       'test/cache-corrupt.test.ts',
       'test/cache-store.test.ts',
       'test/constant-fold.test.ts',
+      'test/convert-model-outputs.test.ts',
       'test/convolution-transpose.test.ts',
       'test/emit.test.ts',
       'test/errors.test.ts',
