@@ -4,22 +4,11 @@
  * Squeeze, and what is not constant. Expected values are written out by hand.
  */
 import { describe, expect, it } from 'vitest'
-import { ConstantFolder } from '../src/fold/constant.js'
-import { Graph } from '../src/fold/graph.js'
-import { decodeGraphDef } from '../src/graphdef/decode.js'
 import { attr, GraphBuilder } from './helpers/graph-builder.js'
+import { fold as foldWith, type Build } from './helpers/folding.js'
 import { quantConst } from './helpers/graphs.js'
 
-type Build = (b: GraphBuilder) => void
-
-/** The folded value of node `out` of the graph `build` makes, as a shape and plain numbers (null when not constant). */
-function fold(build: Build, out = 'out', stats = { steps: 0 }) {
-  const b = new GraphBuilder()
-  build(b)
-  const graph = new Graph(decodeGraphDef(b.encode(), 'f.pb'), 'f.pb')
-  const v = new ConstantFolder(graph, undefined, stats).value({ name: out, output: 0 })
-  return v && { shape: v.shape, data: Array.from(v.data) }
-}
+const fold = (build: Build, out = 'out', stats = { steps: 0 }) => foldWith(build, out, { stats })
 
 const c = (b: GraphBuilder, name: string, shape: number[], values: number[]) => b.const(name, { shape, values })
 const close = (got: number[] | undefined, want: number[]) => {

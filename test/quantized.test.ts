@@ -12,6 +12,7 @@ import { parseModel } from '../src/fold/convert.js'
 import { attr, GraphBuilder } from './helpers/graph-builder.js'
 import { quantConst, quantizedMobilenet } from './helpers/graphs.js'
 import { silentlyDropped } from './helpers/no-silent-drops.js'
+import { dequantize64, fakeQuant64, type QuantizedType } from './helpers/tf64.js'
 
 const T = { T: attr.type('DT_FLOAT') }
 
@@ -51,22 +52,9 @@ describe('Dequantize folds as TensorFlow computes it', () => {
   const u8 = [0, 1, 77, 128, 200, 255]
   const s8 = [-128, -1, 0, 1, 64, 127]
   // The op definition's formulas (array_ops.cc), in float64.
-  const range = (t: string) => (t === 'DT_QUINT8' ? [0, 255] : [-128, 127])
-  const minCombined = (t: string, min: number, max: number) => (v: number) => {
-    const [lo, hi] = range(t)
-    const x = lo < 0 ? v + (hi - lo + 1) / 2 : v
-    return min + (x * (max - min)) / (hi - lo)
-  }
-  const minFirst = (t: string, min: number, max: number) => (v: number) => {
-    const steps = 256
-    const rangeScale = ((max - min) * (steps / (steps - 1))) / steps
-    return min + (v - range(t)[0]) * rangeScale
-  }
-  const scaled = (t: string, min: number, max: number, narrow: boolean) => (v: number) => {
-    const [lo, hi] = range(t)
-    const s = lo === 0 ? max / hi : Math.max(min / (lo + (narrow ? 1 : 0)), max / hi)
-    return v * s
-  }
+  const minCombined = (t: QuantizedType, min: number, max: number) => dequantize64(t, 'MIN_COMBINED', min, max)
+  const minFirst = (t: QuantizedType, min: number, max: number) => dequantize64(t, 'MIN_FIRST', min, max)
+  const scaled = (t: QuantizedType, min: number, max: number, narrow: boolean) => dequantize64(t, 'SCALED', min, max, narrow)
 
   it.each([
     ['DT_QUINT8', u8],
@@ -116,18 +104,7 @@ describe('Dequantize folds as TensorFlow computes it', () => {
 })
 
 describe('FakeQuant folds as TensorFlow computes it', () => {
-  /** fake_quant_ops_functor.h in float64: Nudge, then clamp, quantize and dequantize. */
-  function fakeQuant(x: number, min: number, max: number, bits: number, narrow: boolean): number {
-    const qmin = narrow ? 1 : 0
-    const qmax = 2 ** bits - 1
-    const scale = (max - min) / (qmax - qmin)
-    const zf = qmin - min / scale
-    const zero = zf < qmin ? qmin : zf > qmax ? qmax : Math.round(zf)
-    const nMin = (qmin - zero) * scale
-    const nMax = (qmax - zero) * scale
-    const c = Math.min(Math.max(x, nMin), nMax)
-    return Math.floor((c - nMin) / scale + 0.5) * scale + nMin
-  }
+  const fakeQuant = fakeQuant64
   const x = [-7, -0.31, 0, 0.123, 0.52, 9] // no value on a rounding tie, where float32 and float64 may differ
 
   it.each([

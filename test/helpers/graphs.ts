@@ -280,9 +280,11 @@ export function keras(seed = 13): GraphBuilder {
   return b
 }
 
-/** A quint8 or qint8 Const holding `values` in tensor_content. */
-export function quantConst(b: GraphBuilder, name: string, type: 'DT_QUINT8' | 'DT_QINT8', shape: number[], values: number[]): string {
-  const bytes = type === 'DT_QUINT8' ? Uint8Array.from(values) : new Uint8Array(Int8Array.from(values).buffer)
+const QUANTIZED_ARRAYS = { DT_QUINT8: Uint8Array, DT_QINT8: Int8Array, DT_QUINT16: Uint16Array, DT_QINT16: Int16Array, DT_QINT32: Int32Array }
+
+/** A quantized Const (quint8, qint8, quint16, qint16 or qint32) holding `values` in tensor_content. */
+export function quantConst(b: GraphBuilder, name: string, type: keyof typeof QUANTIZED_ARRAYS, shape: number[], values: number[]): string {
+  const bytes = new Uint8Array(QUANTIZED_ARRAYS[type].from(values).buffer) // little-endian tensor_content on a little-endian host
   const t: TensorProto = { dtype: DataType[type], tensorShape: shapeProto(shape), tensorContent: bytes }
   return b.constTensor(name, t)
 }

@@ -201,3 +201,42 @@ export function relDiff(a: { data: ArrayLike<number>; shape: number[] }, b: T64)
   }
   return d / m
 }
+
+/** numeric_limits<T>::lowest(), max() and the bits of TensorFlow's quantized types. */
+export const QUANTIZED_RANGE = {
+  DT_QUINT8: [0, 255, 8],
+  DT_QINT8: [-128, 127, 8],
+  DT_QUINT16: [0, 65535, 16],
+  DT_QINT16: [-32768, 32767, 16],
+  DT_QINT32: [-2147483648, 2147483647, 32],
+} as const
+
+export type QuantizedType = keyof typeof QUANTIZED_RANGE
+
+/**
+ * Dequantize of one value of type `type` over [min, max], from the op definition (array_ops.cc)
+ * and its kernel (dequantize_op.cc, quantization_utils.h): MIN_COMBINED, MIN_FIRST or SCALED.
+ */
+export function dequantize64(type: QuantizedType, mode: 'MIN_COMBINED' | 'MIN_FIRST' | 'SCALED', min: number, max: number, narrow = false): (v: number) => number {
+  const [lo, hi, bits] = QUANTIZED_RANGE[type]
+  if (mode === 'MIN_COMBINED') return (v) => min + ((lo < 0 ? v + (hi - lo + 1) / 2 : v) * (max - min)) / (hi - lo)
+  if (mode === 'MIN_FIRST') {
+    const steps = 2 ** bits
+    return (v) => (min === max ? min : min + (v - lo) * (((max - min) * (steps / (steps - 1))) / steps))
+  }
+  const s = lo === 0 ? max / hi : Math.max(min / (lo + (narrow ? 1 : 0)), max / hi)
+  return (v) => v * s
+}
+
+/** FakeQuantWithMinMaxArgs/Vars of one value (fake_quant_ops_functor.h): Nudge, then clamp, quantize and dequantize. */
+export function fakeQuant64(x: number, min: number, max: number, bits: number, narrow: boolean): number {
+  const qmin = narrow ? 1 : 0
+  const qmax = 2 ** bits - 1
+  const scale = (max - min) / (qmax - qmin)
+  const zf = qmin - min / scale
+  const zero = zf < qmin ? qmin : zf > qmax ? qmax : Math.round(zf)
+  const nMin = (qmin - zero) * scale
+  const nMax = (qmax - zero) * scale
+  const c = Math.min(Math.max(x, nMin), nMax)
+  return Math.floor((c - nMin) / scale + 0.5) * scale + nMin
+}
