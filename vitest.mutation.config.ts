@@ -8,6 +8,7 @@ import { defineConfig } from 'vitest/config'
 export default defineConfig({
   test: {
     include: [
+      'test/affine-folding.test.ts',
       'test/binary-decode.test.ts',
       'test/cache-corrupt.test.ts',
       'test/cache-store.test.ts',
@@ -17,6 +18,8 @@ export default defineConfig({
       'test/errors.test.ts',
       'test/fold.test.ts',
       'test/fold-names-budget.test.ts',
+      'test/graph-edges.test.ts',
+      'test/layer-planning.test.ts',
       'test/mobilenet.test.ts',
       'test/network.test.ts',
       'test/no-silent-drops.test.ts',
@@ -25,6 +28,7 @@ export default defineConfig({
       'test/quantized.test.ts',
       'test/simd.test.ts',
       'test/verify-image.test.ts',
+      'test/weight-layout.test.ts',
     ],
     // Leaves out the few stress tests that instrumented code makes slow (see that file).
     setupFiles: ['test/helpers/mutation-setup.ts'],
