@@ -96,7 +96,7 @@ export function convertModel(bytes: Uint8Array, options: ConvertOptions): Conver
       const raw = weights.raw
       // A layer whose inputs are permuted (a fully connected layer after an NCHW flatten) is laid out here.
       if (!raw || raw.buffer !== bytes.buffer || plan.layers[i].inputOrder) return undefined
-      return { layer: i, plan: rest, weightsShape: weights.shape, srcOffset: raw.byteOffset, srcLength: raw.byteLength }
+      return { layer: i, plan: rest, weightsShape: weights.shape, srcOffset: raw.byteOffset - bytes.byteOffset, srcLength: raw.byteLength }
     },
   }
 }
