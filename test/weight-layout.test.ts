@@ -192,8 +192,8 @@ describe('the SIMD kernel', () => {
     return { src, raw: m.bytes.subarray(4, 4 + K * O * 4), bytes: m.bytes }
   }
 
-  it('lays out K a multiple of 4 with O not, and leaves the model bytes alone', () => {
-    for (const [K, O] of [[8, 6], [3, 6], [6, 7]]) {
+  it('lays out edges (K or O not a multiple of 4, fewer than 4 outputs) and leaves the model bytes alone', () => {
+    for (const [K, O] of [[8, 6], [3, 6], [6, 7], [5, 3]]) {
       const t = tensorInMemory(K, O)
       const before = t.bytes.slice()
       const scale = Float64Array.from({ length: O }, (_, o) => 1 + o / 4)
