@@ -128,6 +128,20 @@ describe('planning', () => {
     expect(Number.isInteger(steps) && steps > 0).toBe(true)
   })
 
+  it('counts its work: one more op folded is at least one more fold step and one more edge visited', () => {
+    const steps = (n: number) => {
+      const b = new GraphBuilder()
+      let cur = conv1x1(b, [1, 2])
+      for (let i = 0; i < n; i++) {
+        b.constF32(`b${i}`, [2], [1, 2])
+        cur = b.op(`add${i}`, 'BiasAdd', [cur, `b${i}`])
+      }
+      return planLayers(new Graph(b.graph(), 'case.pb'), 'case.pb').stats.steps
+    }
+    expect(steps(2) - steps(1)).toBeGreaterThanOrEqual(2)
+    expect(steps(3) - steps(2)).toBeGreaterThanOrEqual(2)
+  })
+
   it('a fold that overflows float64: NON_FINITE at the channel, naming the last op folded', () => {
     const b = new GraphBuilder()
     conv1x1(b, [2, -3])
