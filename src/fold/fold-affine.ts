@@ -135,14 +135,17 @@ export class AffineFolder {
     const other = at === 0 ? 1 : 0
     const c = this.folder.value(this.graph.input(op, other))
     if (!c || !isFloatDtype(c.dtype)) return false
-    let cAxis = axis
+    let v: Float64Array | null
     if (op.op === 'BiasAdd') {
       if (at !== 0 || c.shape.length !== 1) return false
       const fmt = attrString(op, 'data_format', 'NHWC')
-      cAxis = fmt === 'NCHW' && rank === 4 ? 1 : rank - 1
-      if (cAxis !== axis) return false
+      if ((fmt === 'NCHW' && rank === 4 ? 1 : rank - 1) !== axis) return false
+      // BiasAdd adds its 1-D bias along that axis (dimension 1 for NCHW), not broadcast
+      // from the last dimension as Add is: a vector of one value per channel.
+      v = this.perChannel(c, channels, 1, 0, op.name)
+    } else {
+      v = this.perChannel(c, channels, rank, axis, op.name)
     }
-    const v = this.perChannel(c, channels, rank, cAxis, op.name)
     if (!v) return false
     switch (op.op) {
       case 'BiasAdd':
