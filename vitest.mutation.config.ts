@@ -24,6 +24,7 @@ export default defineConfig({
       'test/preprocessing-warning.test.ts',
       'test/quantized.test.ts',
       'test/simd.test.ts',
+      'test/sniff-file-kinds.test.ts',
       'test/verify-image.test.ts',
     ],
     // Leaves out the few stress tests that instrumented code makes slow (see that file).
