@@ -17,6 +17,8 @@ export default defineConfig({
       'test/errors.test.ts',
       'test/fold.test.ts',
       'test/fold-names-budget.test.ts',
+      'test/graphdef-nested-fields.test.ts',
+      'test/graphdef-top-level.test.ts',
       'test/mobilenet.test.ts',
       'test/network.test.ts',
       'test/no-silent-drops.test.ts',
@@ -25,6 +27,7 @@ export default defineConfig({
       'test/quantized.test.ts',
       'test/simd.test.ts',
       'test/sniff-file-kinds.test.ts',
+      'test/tensor-proto-values.test.ts',
       'test/verify-image.test.ts',
     ],
     // Leaves out the few stress tests that instrumented code makes slow (see that file).
