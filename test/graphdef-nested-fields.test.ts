@@ -62,13 +62,14 @@ describe('an unknown field inside each message is skipped whole', () => {
 })
 
 describe('nested lengths', () => {
-  it('an attr that runs past the end of its node is CORRUPT, though the bytes after it would decode', () => {
-    // The node's entry says 7 bytes and its value 2, but the node ends after the entry's key;
-    // the 2 bytes after the node (30 01: an unknown top-level field 6 = 1) would read as { type: 1 }.
+  it('an attr that runs past the end of its node is CORRUPT as soon as its length is read', () => {
+    // The node (bytes 2-12) ends after the entry's key, but the entry says 7 bytes from byte 7,
+    // ending at 14: the error says so, rather than failing later on the bytes after the node
+    // (30 01: an unknown top-level field 6 = 1).
     const entry = concatBytes([key(5, 2), Uint8Array.of(7), strField(1, 'k'), key(2, 2), Uint8Array.of(2)])
     const node = lenField(1, strField(1, 'n'), entry)
     const file = concatBytes([node, varintField(6, 1)])
-    expectRefusal(() => decodeGraphDef(file, 'g.pb'), 'CORRUPT', 'g.pb', [/node #0 \(bytes 2-12\) is corrupt/])
+    expectRefusal(() => decodeGraphDef(file, 'g.pb'), 'CORRUPT', 'g.pb', [/node #0 \(bytes 2-12\) is corrupt: index out of range: 14 > 12/])
   })
 })
 
