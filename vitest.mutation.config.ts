@@ -25,6 +25,7 @@ export default defineConfig({
       'test/pbtxt.test.ts',
       'test/preprocessing-warning.test.ts',
       'test/quantized.test.ts',
+      'test/schema-reflection.test.ts',
       'test/simd.test.ts',
       'test/sniff-file-kinds.test.ts',
       'test/tensor-proto-values.test.ts',
