@@ -115,6 +115,7 @@ function layOutJobs(run: WorkerRun): void {
   } finally {
     for (const fd of fds.values()) fs.closeSync(fd)
   }
-  parentPort!.postMessage(reply)
+  // Traced before the reply, which may end the conversion (and the main thread's output).
   trace(`${reply.done.length} layers done`)
+  parentPort!.postMessage(reply)
 }
