@@ -28,7 +28,7 @@ export default {
   coverageAnalysis: 'perTest',
   // A static mutant is code run when its module loads: the protobuf schema tables, the constant
   // folder's op tables, module constants. A switch flipped before each test cannot reach it, so
-  // Stryker runs it with a fresh load and every unit test (about 5 s). Ignoring static mutants
+  // Stryker runs it with every unit test, each module loaded afresh (test/helpers/mutation-setup.ts). Ignoring static mutants
   // (ignoreStatic) is faster, but it also sends "hybrid" ones (load-time code some test also
   // covers, such as an arrow function in an op table) down the runtime switch, where they always
   // survive: a wrong Rsqrt in the table that every batch-norm test would catch was listed undetected.
