@@ -37,8 +37,11 @@ export function runCliInOneProcess(runs: CliRun[], cwd: string, dist: string): M
   for (const part of p.stderr.split('@@run ').slice(1)) {
     const label = part.slice(0, part.indexOf('\n'))
     const body = part.slice(label.length + 1)
-    const exit = Number(/@@exit (\d+)\n$/.exec(body)![1])
-    const lines = body.replace(/@@exit \d+\n$/, '').split('\n').filter((l) => l !== '')
+    // The worker's own trace lines reach stderr through the main thread, whenever it gets to
+    // them: one may land after its run's @@exit line.
+    const all = body.split('\n').filter((l) => l !== '')
+    const exit = Number(all.map((l) => /^@@exit (\d+)$/.exec(l)).find((m) => m)![1])
+    const lines = all.filter((l) => !l.startsWith('@@exit '))
     const worker = lines.map((l) => /^mpscnn: trace: .* the worker's (\d+) layers$/.exec(l)).find((m) => m)
     out.set(label, { exit, stderr: lines.filter((l) => !l.startsWith('mpscnn: trace: ')).join('\n'), workerLayers: worker ? Number(worker[1]) : undefined })
   }
