@@ -323,11 +323,23 @@ describe('cleanCache', () => {
     expect(fs.readdirSync(path.join(cache.dir, 'paths'))).toEqual([path.basename(running)])
   })
 
+  const inPaths = (name: string) => {
+    fs.mkdirSync(path.join(cache.dir, 'paths'), { recursive: true })
+    fs.writeFileSync(path.join(cache.dir, 'paths', name), '')
+  }
+
   for (const [what, make, named] of [
     ['a file beside its folders', () => fs.writeFileSync(path.join(cache.dir, 'notes.txt'), ''), 'notes.txt'],
     ['a file named like a folder of its own', () => fs.writeFileSync(path.join(cache.dir, 'paths'), ''), 'paths'],
     ['a stranger inside entries/', () => fs.writeFileSync(path.join(cache.dir, 'entries', 'x.bin'), ''), path.join('entries', 'x.bin')],
     ['a folder inside entries/', () => fs.mkdirSync(path.join(cache.dir, 'entries', `${'f'.repeat(64)}.bin`)), path.join('entries', `${'f'.repeat(64)}.bin`)],
+    // Names that an entry's, a path record's or a temporary file's name only starts or ends:
+    // someone's copies, not the cache's own.
+    ['a copy of an entry', () => fs.writeFileSync(path.join(cache.dir, 'entries', `${KEY}.bin.orig`), ''), path.join('entries', `${KEY}.bin.orig`)],
+    ['an entry renamed with a prefix', () => fs.writeFileSync(path.join(cache.dir, 'entries', `old-${KEY}.bin`), ''), path.join('entries', `old-${KEY}.bin`)],
+    ['a path record renamed with a prefix', () => inPaths(`x${'b'.repeat(32)}.json`), path.join('paths', `x${'b'.repeat(32)}.json`)],
+    ['a copy of a dead build\'s temporary file', () => inPaths(`${'b'.repeat(32)}.json.${deadPid()}.0123abcd.tmp.bak`), path.join('paths', `${'b'.repeat(32)}.json.`)],
+    ['a dead build\'s temporary file renamed with a prefix', () => inPaths(`x${'b'.repeat(32)}.json.${deadPid()}.0123abcd.tmp`), path.join('paths', `x${'b'.repeat(32)}.json.`)],
   ] as const) {
     it(`refuses a folder holding ${what}, naming it, and removes nothing`, async () => {
       await writeEntry(cache, KEY, assets('m.pb', true), 'm.pb')
