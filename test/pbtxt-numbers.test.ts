@@ -11,6 +11,16 @@ const int = (token: string) => attrValue(`i: ${token}`).i
 const float = (token: string) => attrValue(`f: ${token}`).f
 
 describe('pbtxt: integers', () => {
+  it('bounds an int32 field at -2^31 and 2^31 - 1', () => {
+    expect(parsePbtxt('versions { producer: 2147483647 }').versions!.producer).toBe(2147483647)
+    expect(parsePbtxt('versions { producer: -2147483648 }').versions!.producer).toBe(-2147483648)
+    expect(pbtxtError('version: 2147483648').problem).toBe('integer "2147483648" is out of range for "version" (int32)')
+  })
+
+  it('takes vertical tab and form feed as white space, like the other C isspace characters', () => {
+    expect(parsePbtxt('versions\v{\fproducer:\v7\f}\v').versions!.producer).toBe(7)
+  })
+
   it('reads hex digits of either case, and an upper-case 0X', () => {
     expect(['0x9', '0xa', '0xf', '0xA', '0xF', '0XfF', '0X10'].map(int)).toEqual([9, 10, 15, 10, 15, 255, 16])
   })
