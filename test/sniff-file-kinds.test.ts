@@ -24,6 +24,8 @@ describe('file signatures', () => {
   it('gzip is 1F 8B', () => {
     refused(Uint8Array.of(0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0), [/compressed archive/, /Extract the frozen \.pb model/])
     expect(sniff(Uint8Array.of(0x1f, 0x00, 0x08))).toBe('binary')
+    // A GraphDef whose first node takes 139 bytes starts 0A 8B 01: its second byte is gzip's.
+    expect(sniff(Uint8Array.of(0x0a, 0x8b, 0x01, 0x0a, 0x03))).toBe('binary')
   })
 
   it('a file that is the signature and nothing more is still recognised', () => {
