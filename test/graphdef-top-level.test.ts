@@ -82,3 +82,9 @@ describe('nodes and versions', () => {
   })
 })
 
+
+describe('an empty message', () => {
+  it('zero bytes are a valid GraphDef with no nodes (every protobuf field is optional)', () => {
+    expect(decodeGraphDef(new Uint8Array(0), 'empty.pb').node).toEqual([])
+  })
+})

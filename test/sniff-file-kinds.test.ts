@@ -76,6 +76,9 @@ describe('where text starts', () => {
   it('a leading tab is whitespace: an HTML page after one is named', () => {
     refused('\t<!DOCTYPE html>\n<html></html>', [/HTML page/])
     refused('\t\r\n<html>\n</html>', [/HTML page/])
+    // A page cut after its first five bytes.
+    refused('<html', [/HTML page/])
+    refused(' <HTML', [/HTML page/])
   })
 
   it('only the whole byte order mark EF BB BF is skipped', () => {
