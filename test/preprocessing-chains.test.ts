@@ -96,3 +96,16 @@ describe('not the input\'s preprocessing', () => {
     expect(w).toEqual(notFolded('Sub "sub"'))
   })
 })
+
+describe('a batch norm on the input', () => {
+  it('is reported as an op not folded, not read as preprocessing (it is no Sub, Add, Mul or Div)', () => {
+    const b = new GraphBuilder()
+    b.placeholder('input', [1, 4, 4, 2])
+    for (const [n, v] of [['gamma', [2, 3]], ['beta', [0.5, 1]], ['mean', [0.1, 0.2]], ['variance', [1, 4]]] as const) b.constF32(`bn/${n}`, [2], [...v])
+    b.op('bn/FusedBatchNorm', 'FusedBatchNorm', ['input', 'bn/gamma', 'bn/beta', 'bn/mean', 'bn/variance'], { epsilon: attr.f(0.001), is_training: attr.b(false) })
+    b.constF32('layer/weights', [1, 1, 2, 3], [1, 2, 3, 4, 5, 6])
+    b.op('layer/Conv2D', 'Conv2D', ['bn/FusedBatchNorm', 'layer/weights'], { strides: attr.ints([1, 1, 1, 1]), padding: attr.s('SAME') })
+    const { warnings } = convertModel(b.encode(), { file: 'bn.pb' })
+    expect(warnings).toEqual(['bn.pb: 1 batch-norm or affine op was not folded into any layer and must be applied by the app: FusedBatchNorm "bn/FusedBatchNorm"'])
+  })
+})
