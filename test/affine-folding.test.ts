@@ -7,7 +7,8 @@
  */
 import { describe, expect, it } from 'vitest'
 import { attr, GraphBuilder } from './helpers/graph-builder.js'
-import { conv1x1, convert, expectRefusal, firstLayer } from './helpers/fold-cases.js'
+import { conv1x1, convert, firstLayer } from './helpers/fold-cases.js'
+import { expectNodeRefusal } from './helpers/refusal.js'
 
 const W = [2, -3]
 
@@ -163,19 +164,19 @@ describe('batch norms', () => {
     b.op('mean', 'VariableV2', [], { dtype: attr.type('DT_FLOAT') })
     b.op('mean/read', 'Identity', ['mean'])
     fusedBn(b, 'conv', { mean: 'mean/read' })
-    expect(expectRefusal(() => convert(b), 'NOT_FROZEN', 'bn').message).toMatch(/batch-norm mean come from "VariableV2" "mean", not a constant/)
+    expect(expectNodeRefusal(() => convert(b), 'NOT_FROZEN', 'bn').message).toMatch(/batch-norm mean come from "VariableV2" "mean", not a constant/)
     const a = new GraphBuilder()
     conv1x1(a, W)
     a.op('relu', 'Relu', ['input'])
     fusedBn(a, 'conv', { mean: 'relu' })
-    expectRefusal(() => convert(a), 'NOT_CONSTANT', 'bn')
+    expectNodeRefusal(() => convert(a), 'NOT_CONSTANT', 'bn')
   })
 
   it('a NaN parameter: NON_FINITE, naming the parameter and channel', () => {
     const b = new GraphBuilder()
     conv1x1(b, W)
     fusedBn(b, 'conv', { meanValues: [NaN, 0] })
-    expect(expectRefusal(() => convert(b), 'NON_FINITE', 'bn').message).toMatch(/batch-norm mean holds NaN at channel 0/)
+    expect(expectNodeRefusal(() => convert(b), 'NON_FINITE', 'bn').message).toMatch(/batch-norm mean holds NaN at channel 0/)
   })
 
   function globalBn(attrs: Record<string, ReturnType<typeof attr.f>>): GraphBuilder {
@@ -197,17 +198,17 @@ describe('batch norms', () => {
   })
 
   it('BatchNormWithGlobalNormalization lacking a required attribute: BAD_GRAPH naming it', () => {
-    expect(expectRefusal(() => convert(globalBn({ scale_after_normalization: attr.b(true) })), 'BAD_GRAPH', 'bn').message).toMatch(/lacks the required attribute variance_epsilon/)
-    expect(expectRefusal(() => convert(globalBn({ variance_epsilon: attr.f(1) })), 'BAD_GRAPH', 'bn').message).toMatch(/lacks the required attribute scale_after_normalization/)
+    expect(expectNodeRefusal(() => convert(globalBn({ scale_after_normalization: attr.b(true) })), 'BAD_GRAPH', 'bn').message).toMatch(/lacks the required attribute variance_epsilon/)
+    expect(expectNodeRefusal(() => convert(globalBn({ variance_epsilon: attr.f(1) })), 'BAD_GRAPH', 'bn').message).toMatch(/lacks the required attribute scale_after_normalization/)
   })
 })
 
 describe('invalid constants are refused, naming the op', () => {
   it('one that cannot broadcast against the channels: SHAPE_MISMATCH', () => {
-    expect(expectRefusal(() => convert(withOp('Add', [3], [1, 2, 3])), 'SHAPE_MISMATCH', 'op').message).toMatch(/shape \[3\] has 3 values along the channels but the layer has 2/)
+    expect(expectNodeRefusal(() => convert(withOp('Add', [3], [1, 2, 3])), 'SHAPE_MISMATCH', 'op').message).toMatch(/shape \[3\] has 3 values along the channels but the layer has 2/)
   })
 
   it('a NaN: NON_FINITE at its channel', () => {
-    expect(expectRefusal(() => convert(withOp('Add', [2], [NaN, 1])), 'NON_FINITE', 'op').message).toMatch(/holds NaN at channel 0/)
+    expect(expectNodeRefusal(() => convert(withOp('Add', [2], [NaN, 1])), 'NON_FINITE', 'op').message).toMatch(/holds NaN at channel 0/)
   })
 })

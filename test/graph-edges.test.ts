@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { Graph, parseInput } from '../src/fold/graph.js'
-import { expectRefusal } from './helpers/fold-cases.js'
+import { expectNodeRefusal } from './helpers/refusal.js'
 import { GraphBuilder } from './helpers/graph-builder.js'
 
 function graph(b: GraphBuilder): Graph {
@@ -37,7 +37,7 @@ describe('a damaged graph', () => {
   it('two nodes of one name: DUPLICATE_NODE naming it', () => {
     const g = new GraphBuilder().graph()
     g.node.push({ name: 'x', op: 'Placeholder', input: [], attr: {} }, { name: 'x', op: 'Relu', input: [], attr: {} })
-    expectRefusal(() => new Graph(g, 'case.pb'), 'DUPLICATE_NODE', 'x')
+    expectNodeRefusal(() => new Graph(g, 'case.pb'), 'DUPLICATE_NODE', 'x')
   })
 
   it('a missing input: BAD_GRAPH naming the node that reads it', () => {
@@ -46,9 +46,9 @@ describe('a damaged graph', () => {
     b.op('r', 'Relu', ['x'])
     b.op('s', 'Sub', ['x', 'ghost'])
     const g = graph(b)
-    const e1 = expectRefusal(() => g.input(g.node('r')!, 1), 'BAD_GRAPH', 'r')
+    const e1 = expectNodeRefusal(() => g.input(g.node('r')!, 1), 'BAD_GRAPH', 'r')
     expect(e1.message).toContain('Relu has no input #1')
-    const e2 = expectRefusal(() => g.input(g.node('s')!, 1), 'BAD_GRAPH', 's')
+    const e2 = expectNodeRefusal(() => g.input(g.node('s')!, 1), 'BAD_GRAPH', 's')
     expect(e2.message).toContain('input "ghost" does not exist')
     expect(g.input(g.node('s')!, 0)).toEqual({ name: 'x', output: 0 })
   })

@@ -6,7 +6,8 @@
 import { describe, expect, it } from 'vitest'
 import { Graph } from '../src/fold/graph.js'
 import { planLayers } from '../src/fold/plan-layers.js'
-import { conv1x1, convert, expectRefusal } from './helpers/fold-cases.js'
+import { conv1x1, convert } from './helpers/fold-cases.js'
+import { expectNodeRefusal } from './helpers/refusal.js'
 import { attr, GraphBuilder } from './helpers/graph-builder.js'
 import type { AttrValue } from '../src/graphdef/schema.js'
 
@@ -33,19 +34,19 @@ function weighted(op: string, shape: number[], attrs: Record<string, AttrValue> 
 
 describe('a weighted op that cannot be a layer is refused, naming it', () => {
   it('MatMul with transpose_a, or weights not of rank 2', () => {
-    expectRefusal(() => convert(weighted('MatMul', [2, 3], { transpose_a: attr.b(true) })), 'UNSUPPORTED', 'layer')
-    expect(expectRefusal(() => convert(weighted('MatMul', [2, 3, 1])), 'BAD_SHAPE', 'layer/weights').message).toMatch(/expected \[in, out\]/)
+    expectNodeRefusal(() => convert(weighted('MatMul', [2, 3], { transpose_a: attr.b(true) })), 'UNSUPPORTED', 'layer')
+    expect(expectNodeRefusal(() => convert(weighted('MatMul', [2, 3, 1])), 'BAD_SHAPE', 'layer/weights').message).toMatch(/expected \[in, out\]/)
   })
 
   it('a convolution filter not of rank 4, a data format or padding MPSCNN lacks', () => {
-    expect(expectRefusal(() => convert(weighted('Conv2D', [1, 2, 3])), 'BAD_SHAPE', 'layer/weights').message).toMatch(/expected \[kernelH, kernelW, in, out\]/)
-    expect(expectRefusal(() => convert(weighted('Conv2D', [1, 1, 2, 3], { ...SAME, data_format: attr.s('NCDHW') })), 'UNSUPPORTED', 'layer').message).toMatch(/data_format NCDHW/)
-    expect(expectRefusal(() => convert(weighted('Conv2D', [1, 1, 2, 3], { ...SAME, padding: attr.s('EXPLICIT') })), 'UNSUPPORTED', 'layer').message).toMatch(/padding "EXPLICIT"/)
+    expect(expectNodeRefusal(() => convert(weighted('Conv2D', [1, 2, 3])), 'BAD_SHAPE', 'layer/weights').message).toMatch(/expected \[kernelH, kernelW, in, out\]/)
+    expect(expectNodeRefusal(() => convert(weighted('Conv2D', [1, 1, 2, 3], { ...SAME, data_format: attr.s('NCDHW') })), 'UNSUPPORTED', 'layer').message).toMatch(/data_format NCDHW/)
+    expect(expectNodeRefusal(() => convert(weighted('Conv2D', [1, 1, 2, 3], { ...SAME, padding: attr.s('EXPLICIT') })), 'UNSUPPORTED', 'layer').message).toMatch(/padding "EXPLICIT"/)
   })
 
   it('a transposed convolution with a dilation in height, width or both', () => {
     for (const d of [[1, 2, 1, 1], [1, 1, 2, 1], [1, 2, 2, 1]]) {
-      expect(expectRefusal(() => convert(weighted('Conv2DBackpropInput', [1, 1, 2, 2], { ...SAME, dilations: attr.ints(d) })), 'UNSUPPORTED', 'layer').message).toMatch(/with dilations/)
+      expect(expectNodeRefusal(() => convert(weighted('Conv2DBackpropInput', [1, 1, 2, 2], { ...SAME, dilations: attr.ints(d) })), 'UNSUPPORTED', 'layer').message).toMatch(/with dilations/)
     }
   })
 
@@ -61,7 +62,7 @@ describe('a weighted op that cannot be a layer is refused, naming it', () => {
       ['MatMul', [0, 2], 'output channels', { transpose_b: attr.b(true) }],
     ]
     for (const [op, shape, dim, attrs] of cases) {
-      expect(expectRefusal(() => convert(weighted(op, shape, attrs)), 'BAD_SHAPE', 'layer/weights').message).toContain(`: zero ${dim}, a layer without weights`)
+      expect(expectNodeRefusal(() => convert(weighted(op, shape, attrs)), 'BAD_SHAPE', 'layer/weights').message).toContain(`: zero ${dim}, a layer without weights`)
     }
   })
 
@@ -70,7 +71,7 @@ describe('a weighted op that cannot be a layer is refused, naming it', () => {
     b.placeholder('input', [1, 2])
     b.op('w', 'VariableV2', [], { dtype: attr.type('DT_FLOAT') })
     b.op('layer', 'MatMul', ['input', 'w'])
-    expectRefusal(() => convert(b), 'NOT_FROZEN', 'layer')
+    expectNodeRefusal(() => convert(b), 'NOT_FROZEN', 'layer')
   })
 })
 
@@ -118,12 +119,12 @@ describe('planning', () => {
     // Filter [1, 1, 2, 3]: 6 floats rotated (24 bytes); laid out as O = 2 rows of K = 3, and 2 biases (32 bytes).
     const graph = new Graph(weighted('Conv2DBackpropInput', [1, 1, 2, 3]).graph(), 'case.pb')
     expect(planLayers(graph, 'case.pb', 56).layers).toHaveLength(1)
-    expect(expectRefusal(() => planLayers(graph, 'case.pb', 55), 'TOO_LARGE', 'layer/weights').message).toMatch(/laying out layer/)
-    expect(expectRefusal(() => planLayers(graph, 'case.pb', 23), 'TOO_LARGE', 'layer/weights').message).toMatch(/rotating/)
+    expect(expectNodeRefusal(() => planLayers(graph, 'case.pb', 55), 'TOO_LARGE', 'layer/weights').message).toMatch(/laying out layer/)
+    expect(expectNodeRefusal(() => planLayers(graph, 'case.pb', 23), 'TOO_LARGE', 'layer/weights').message).toMatch(/rotating/)
     // A Conv2D [1, 1, 2, 3]: O = 3 rows of K = 2, and 3 biases: 36 bytes.
     const conv = new Graph(weighted('Conv2D', [1, 1, 2, 3]).graph(), 'case.pb')
     expect(planLayers(conv, 'case.pb', 36).layers).toHaveLength(1)
-    expectRefusal(() => planLayers(conv, 'case.pb', 35), 'TOO_LARGE', 'layer/weights')
+    expectNodeRefusal(() => planLayers(conv, 'case.pb', 35), 'TOO_LARGE', 'layer/weights')
     const steps = planLayers(conv, 'case.pb').stats.steps
     expect(Number.isInteger(steps) && steps > 0).toBe(true)
   })
@@ -150,6 +151,6 @@ describe('planning', () => {
     b.constF32('one', [], [1])
     b.op('add', 'Add', ['mul1', 'one'])
     b.op('mul2', 'Mul', ['add', 'big'])
-    expect(expectRefusal(() => convert(b), 'NON_FINITE', 'mul2').message).toMatch(/folding gives a non-finite scale or bias at channel 1/)
+    expect(expectNodeRefusal(() => convert(b), 'NON_FINITE', 'mul2').message).toMatch(/folding gives a non-finite scale or bias at channel 1/)
   })
 })

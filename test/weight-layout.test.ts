@@ -11,7 +11,8 @@ import { convertModel } from '../src/fold/convert.js'
 import { float32Source, scaleRows, transposeScaled } from '../src/fold/layout.js'
 import { jobPlan, layOut } from '../src/fold/materialize.js'
 import { attach, compiled, detach, modelMemory, regionSize, reserve, transposeSimd } from '../src/fold/simd.js'
-import { conv1x1, convert, expectRefusal } from './helpers/fold-cases.js'
+import { conv1x1, convert } from './helpers/fold-cases.js'
+import { expectNodeRefusal } from './helpers/refusal.js'
 import { attr, GraphBuilder } from './helpers/graph-builder.js'
 
 const seq = (n: number, f: (i: number) => number) => Float32Array.from({ length: n }, (_, i) => f(i))
@@ -101,7 +102,7 @@ describe('laying out a layer', () => {
     b.op('add', 'Add', ['mul', 'big'])
     const m = convert(b)
     expect(m.layers[0].folded).toEqual(['bias', 'mul', 'add'])
-    expect(expectRefusal(() => m.layOut(0), 'NON_FINITE', 'add').message).toMatch(/folded bias at channel 0 \(1e\+39\) overflows float32/)
+    expect(expectNodeRefusal(() => m.layOut(0), 'NON_FINITE', 'add').message).toMatch(/folded bias at channel 0 \(1e\+39\) overflows float32/)
   })
 
   it('weights that overflow float32 once scaled: NON_FINITE naming the weights', () => {
@@ -109,7 +110,7 @@ describe('laying out a layer', () => {
     conv1x1(b, [2, -3])
     b.constF32('c', [2], [3e38, 1])
     b.op('mul', 'Mul', ['conv', 'c'])
-    expect(expectRefusal(() => convert(b).layOut(0), 'NON_FINITE', 'conv/weights').message).toMatch(/overflows float32/)
+    expect(expectNodeRefusal(() => convert(b).layOut(0), 'NON_FINITE', 'conv/weights').message).toMatch(/overflows float32/)
   })
 
   it('a layout job: the plan with its weights as a byte range of the model lays out the same', () => {

@@ -1,10 +1,7 @@
 /**
  * Small graphs for the folding and layout tests: a 1x1 Conv2D over one input channel, whose
- * MPSCNN weights are simply w[o] * scale[o], so that expected values can be worked out by hand;
- * and a check that a conversion is refused with a given code, naming the file and the node.
+ * MPSCNN weights are simply w[o] * scale[o], so that expected values can be worked out by hand.
  */
-import { expect } from 'vitest'
-import { MpscnnError } from '../../src/base/errors.js'
 import { convertModel, type ConvertedModel } from '../../src/fold/convert.js'
 import { attr, GraphBuilder } from './graph-builder.js'
 
@@ -42,20 +39,4 @@ export function firstLayer(b: GraphBuilder): { weights: number[]; bias: number[]
   const m = convert(b)
   const l = m.layOut(0)
   return { weights: Array.from(l.weights), bias: Array.from(l.bias), folded: l.info.folded, warnings: m.warnings }
-}
-
-/** Runs `f`, expecting an MpscnnError with `code` about `node` of `file`; returns it. */
-export function expectRefusal(f: () => unknown, code: string, node: string, file = 'case.pb'): MpscnnError {
-  let err: unknown
-  try {
-    f()
-  } catch (e) {
-    err = e
-  }
-  if (!(err instanceof MpscnnError)) throw new Error(`expected an MpscnnError ${code}, got ${err instanceof Error ? err.stack : String(err)}`)
-  expect(err.code).toBe(code)
-  expect(err.file).toBe(file)
-  expect(err.node).toBe(node)
-  expect(err.message).toContain(JSON.stringify(node))
-  return err
 }

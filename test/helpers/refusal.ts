@@ -1,4 +1,4 @@
-/** The MpscnnError `fn` throws (failing the test when it throws nothing, or something else). */
+/** The MpscnnError `fn` throws (failing the test when it throws nothing, or something else), and checks of what it names. */
 import { expect } from 'vitest'
 import { MpscnnError } from '../../src/base/errors.js'
 
@@ -19,5 +19,13 @@ export function expectRefusal(fn: () => unknown, code: string, file: string, say
   expect(e.file).toBe(file)
   expect(e.message.startsWith(`${file}: `), e.message).toBe(true)
   for (const re of says) expect(e.message).toMatch(re)
+  return e
+}
+
+/** `fn`'s MpscnnError has `code` and names `file` and the graph node `node`. */
+export function expectNodeRefusal(fn: () => unknown, code: string, node: string, file = 'case.pb'): MpscnnError {
+  const e = expectRefusal(fn, code, file)
+  expect(e.node).toBe(node)
+  expect(e.message).toContain(JSON.stringify(node))
   return e
 }
